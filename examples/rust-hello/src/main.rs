@@ -1,0 +1,107 @@
+//! rust-hello: a plain Rust std program that exercises libos.
+//!
+//! ```text
+//! rust-hello [WORDS...]          print the args, env, a HashMap, clocks
+//! rust-hello --read PATH         also print the file's contents (via --file-mapping)
+//! rust-hello --alloc BYTES       allocate and touch a Vec of BYTES bytes
+//! rust-hello --spin N            time N iterations of a tight loop, print ns/iter
+//! rust-hello --fault KIND        null | ud | stack-overflow | oom | panic | exit-err
+//! ```
+//! Everything above the `use libos as _;` line is ordinary std Rust.
+
+use libos as _;
+
+use std::collections::HashMap;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+fn main() -> Result<(), String> {
+    let booted = Instant::now();
+    let args: Vec<String> = std::env::args().collect();
+    println!("rust-hello: args = {:?}", &args[1..]);
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    env.sort();
+    for (k, v) in &env {
+        println!("rust-hello: env {k}={v}");
+    }
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for a in &args[1..] {
+        *counts.entry(a.as_str()).or_default() += 1;
+    }
+    let mut counts: Vec<_> = counts.into_iter().collect();
+    counts.sort();
+    println!("rust-hello: word counts = {counts:?}");
+    let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?;
+    println!("rust-hello: unix time = {}.{:03}", unix.as_secs(), unix.subsec_millis());
+
+    let mut rest = args.iter().skip(1);
+    while let Some(a) = rest.next() {
+        let mut value = || rest.next().cloned().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--read" => {
+                let path = value()?;
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("read {path}: {e}"))?;
+                print!("rust-hello: file {path}:\n{text}");
+                if !text.ends_with('\n') {
+                    println!();
+                }
+            }
+            "--alloc" => {
+                let n: usize = value()?.parse().map_err(|e| format!("--alloc: {e}"))?;
+                let mut v = vec![0u8; n];
+                for i in (0..n).step_by(4096) {
+                    v[i] = 1;
+                }
+                println!("rust-hello: allocated {} bytes, touched {} pages", v.len(), v.iter().filter(|b| **b == 1).count());
+            }
+            "--spin" => {
+                let n: u64 = value()?.parse().map_err(|e| format!("--spin: {e}"))?;
+                let t = Instant::now();
+                let x = spin(n);
+                let ns = t.elapsed().as_nanos();
+                println!("rust-hello: spin {n} iterations in {ns} ns = {:.3} ns/iter (checksum {x})", ns as f64 / n.max(1) as f64);
+            }
+            "--fault" => fault(&value()?),
+            _ => {}
+        }
+    }
+    println!("rust-hello: main ran for {} us", booted.elapsed().as_micros());
+    Ok(())
+}
+
+/// The timed loop: a data-dependent integer recurrence the optimiser cannot fold.
+#[inline(never)]
+pub fn spin(n: u64) -> u64 {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..n {
+        x = std::hint::black_box(x.rotate_left(7) ^ i).wrapping_mul(0x2545_f491_4f6c_dd1d);
+    }
+    x
+}
+
+fn fault(kind: &str) {
+    match kind {
+        "null" => {
+            // SAFETY: deliberately invalid, to test the fault path.
+            let v = unsafe { std::ptr::read_volatile(std::hint::black_box(std::ptr::null::<u64>())) };
+            println!("unreachable {v}");
+        }
+        // SAFETY: deliberately invalid, to test the fault path.
+        "ud" => unsafe { std::arch::asm!("ud2") },
+        "stack-overflow" => {
+            fn recurse(n: u64) -> u64 {
+                let buf = std::hint::black_box([n; 64]);
+                recurse(buf[3] + 1) + buf[7]
+            }
+            println!("unreachable {}", recurse(0));
+        }
+        "oom" => {
+            let mut blocks = Vec::new();
+            loop {
+                blocks.push(vec![1u8; 8 << 20]);
+            }
+        }
+        "panic" => panic!("rust-hello was asked to panic"),
+        "exit-err" => std::process::exit(3),
+        other => eprintln!("unknown fault kind {other}"),
+    }
+}

@@ -1,0 +1,197 @@
+//! The guest/host hypercall ABI of this project: the one definition both `libos` (guest) and
+//! `hypervisor-uhyve-ext` (host) compile against.
+//!
+//! uhyve's own hypercalls (console, exit, files) are `uhyve-interface` v2 and are re-exported
+//! here as [`uhyve`]. Ours add the function launcher's phases. They use the same calling
+//! convention: `out dx, al` with `dx` = port and `rdi` = guest-physical address of the
+//! parameter struct. The host reads inputs from the struct and writes outputs back into it
+//! before resuming the guest.
+//!
+//! | port | hypercall | parameter struct | semantics |
+//! |---|---|---|---|
+//! | 0x2000 | [`Hypercall::FunctionSource`] | [`BufferParams`] | guest asks for the function's JS source (runtime image). Host copies up to `cap` bytes into `buf`, sets `len` to the full size and `status` (0, or [`STATUS_TOO_SMALL`]: retry with `cap >= len`, or [`STATUS_NONE`]). **Runtime snapshot point.** |
+//! | 0x2010 | [`Hypercall::NextInvocation`] | [`InvocationParams`] | guest asks for the next invocation: args JSON into `buf` (as above) plus wall-clock time, 32 bytes of fresh entropy and an invocation id. **Function snapshot point**; a clone resumes by completing this call. |
+//! | 0x2020 | [`Hypercall::ReturnResult`] | [`ResultParams`] | the invocation's result JSON (`is_error` = 1 for `{"error":...}`). |
+//! | 0x2030 | [`Hypercall::Log`] | [`LogParams`] | one console line of the function, kept apart from the result. |
+//! | 0x2040 | [`Hypercall::Wait`] | [`WaitParams`] | sleep for `duration_ns` (timers); the host parks the vCPU thread. |
+//! | 0x2050 | [`Hypercall::Mark`] | [`MarkParams`] | the guest reached a [`Phase`]; the host timestamps it (start-time splits). |
+//!
+//! Under stock uhyve these ports are unknown (uhyve logs a warning and ignores them), so the
+//! guest only uses them when the device tree says it runs on our hypervisor: the property
+//! `/chosen/seuss,abi` holds [`ABI_VERSION`].
+//!
+//! **Version rule:** [`ABI_VERSION`] changes whenever a port, struct layout or meaning changes;
+//! the host refuses images whose version differs from its own (snapshots record it too).
+
+#![no_std]
+
+pub use uhyve_interface as uhyve;
+
+/// Version of this ABI (see the version rule above).
+pub const ABI_VERSION: u32 = 1;
+
+/// Name of the device-tree property in `/chosen` that announces our hypervisor.
+pub const FDT_PROPERTY: &str = "seuss,abi";
+
+/// `status`: the call succeeded.
+pub const STATUS_OK: i32 = 0;
+/// `status`: the buffer was too small; `len` holds the size needed.
+pub const STATUS_TOO_SMALL: i32 = 1;
+/// `status`: the host has nothing to give (no function configured / no more invocations).
+pub const STATUS_NONE: i32 = 2;
+
+/// Largest args or result payload accepted (OpenWhisk's 1 MiB limit).
+pub const MAX_PAYLOAD: usize = 1024 * 1024;
+/// Largest function source accepted.
+pub const MAX_SOURCE: usize = 16 * 1024 * 1024;
+
+/// Our hypercalls and their ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Hypercall {
+    /// Ask for the function source ([`BufferParams`]).
+    FunctionSource = 0x2000,
+    /// Ask for the next invocation ([`InvocationParams`]).
+    NextInvocation = 0x2010,
+    /// Return the result ([`ResultParams`]).
+    ReturnResult = 0x2020,
+    /// A console line ([`LogParams`]).
+    Log = 0x2030,
+    /// Sleep ([`WaitParams`]).
+    Wait = 0x2040,
+    /// Phase timestamp ([`MarkParams`]).
+    Mark = 0x2050,
+}
+
+impl Hypercall {
+    /// Every hypercall, for tables and tests.
+    pub const ALL: [Hypercall; 6] = [
+        Hypercall::FunctionSource,
+        Hypercall::NextInvocation,
+        Hypercall::ReturnResult,
+        Hypercall::Log,
+        Hypercall::Wait,
+        Hypercall::Mark,
+    ];
+
+    /// The I/O port.
+    pub const fn port(self) -> u16 {
+        self as u16
+    }
+
+    /// The hypercall on `port`, if it is one of ours.
+    pub fn from_port(port: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|h| h.port() == port)
+    }
+
+    /// Size of the parameter struct the host must read at `rdi`.
+    pub const fn params_size(self) -> usize {
+        match self {
+            Hypercall::FunctionSource => core::mem::size_of::<BufferParams>(),
+            Hypercall::NextInvocation => core::mem::size_of::<InvocationParams>(),
+            Hypercall::ReturnResult => core::mem::size_of::<ResultParams>(),
+            Hypercall::Log => core::mem::size_of::<LogParams>(),
+            Hypercall::Wait => core::mem::size_of::<WaitParams>(),
+            Hypercall::Mark => core::mem::size_of::<MarkParams>(),
+        }
+    }
+}
+
+/// A guest buffer the host fills.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BufferParams {
+    /// in: guest-physical address of the buffer.
+    pub buf: u64,
+    /// in: capacity of the buffer in bytes.
+    pub cap: u64,
+    /// out: size of the full payload.
+    pub len: u64,
+    /// out: `STATUS_*`.
+    pub status: i32,
+    /// Padding; zero.
+    pub _pad: u32,
+}
+
+/// The next invocation: args plus what must be fresh in every clone.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InvocationParams {
+    /// args JSON buffer (in: buf/cap; out: len/status).
+    pub args: BufferParams,
+    /// out: Unix time in ns when the host completed the call.
+    pub wall_clock_ns: i64,
+    /// out: invocation id (unique per host process).
+    pub invocation_id: u64,
+    /// out: fresh entropy to reseed the guest's generators.
+    pub entropy: [u8; 32],
+}
+
+/// The invocation's result.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ResultParams {
+    /// in: guest-physical address of the result JSON (UTF-8).
+    pub buf: u64,
+    /// in: its length.
+    pub len: u64,
+    /// in: 1 when the result is an `{"error": ...}` object.
+    pub is_error: u32,
+    /// Padding; zero.
+    pub _pad: u32,
+}
+
+/// One console line.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogParams {
+    /// in: guest-physical address of the text (UTF-8, no trailing newline needed).
+    pub buf: u64,
+    /// in: its length.
+    pub len: u64,
+    /// in: 0 = log/info, 1 = warn/error.
+    pub level: u32,
+    /// Padding; zero.
+    pub _pad: u32,
+}
+
+/// A sleep request.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WaitParams {
+    /// in: how long to sleep.
+    pub duration_ns: u64,
+}
+
+/// Phases of a function's life, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum Phase {
+    /// libos handed control to the program (`main` runs next).
+    Booted = 0,
+    /// The JS engine is initialised.
+    EngineReady = 1,
+    /// The function is imported (top level evaluated).
+    Imported = 2,
+    /// The invocation finished (result computed).
+    Ran = 3,
+}
+
+impl Phase {
+    /// The phase with this number.
+    pub fn from_u32(v: u32) -> Option<Self> {
+        [Phase::Booted, Phase::EngineReady, Phase::Imported, Phase::Ran].into_iter().find(|p| *p as u32 == v)
+    }
+}
+
+/// A phase mark.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MarkParams {
+    /// in: the [`Phase`] number.
+    pub phase: u32,
+    /// Padding; zero.
+    pub _pad: u32,
+    /// in: guest monotonic time in ns.
+    pub guest_ns: u64,
+}

@@ -1,0 +1,153 @@
+//! The calls a function launcher makes to the hypervisor (the launcher's phases).
+//!
+//! Under our hypervisor (`/chosen/seuss,abi` present) each is one hypercall of `seuss-abi`;
+//! the two "ask" calls are where snapshots are taken, and a clone resumes by the host
+//! completing them. Under stock uhyve there is no channel: the source is the one built into
+//! the image, args come from the command line and results go to stdout, as `js-launcher`
+//! arranges; the calls here then report [`Channel::Standalone`].
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use seuss_abi::{
+    BufferParams, Hypercall, InvocationParams, LogParams, MarkParams, Phase, ResultParams, WaitParams,
+    STATUS_NONE, STATUS_OK, STATUS_TOO_SMALL,
+};
+
+use crate::hypercall::seuss;
+
+/// Whether the hypervisor speaks our ABI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// Our hypervisor (`hypervisor-uhyve-ext`), ABI version as announced.
+    Seuss(u32),
+    /// Stock uhyve or another Hermit hypervisor: no invocation channel.
+    Standalone,
+}
+
+/// Which hypervisor we run on.
+pub fn channel() -> Channel {
+    match crate::bootargs::with(|b| b.seuss_abi) {
+        Some(v) => Channel::Seuss(v),
+        None => Channel::Standalone,
+    }
+}
+
+fn on_seuss() -> bool {
+    matches!(channel(), Channel::Seuss(_))
+}
+
+/// Fills a growing buffer through a [`BufferParams`] hypercall; `None` when the host has none.
+fn fetch(call: impl Fn(&mut BufferParams)) -> Result<Option<Vec<u8>>, &'static str> {
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        let mut p = BufferParams { buf: buf.as_mut_ptr() as u64, cap: buf.capacity() as u64, ..Default::default() };
+        call(&mut p);
+        match p.status {
+            STATUS_OK if p.len <= buf.capacity() as u64 => {
+                // SAFETY: the host wrote `len` <= capacity bytes into the buffer.
+                unsafe { buf.set_len(p.len as usize) };
+                return Ok(Some(buf));
+            }
+            STATUS_TOO_SMALL if (p.len as usize) > buf.capacity() => {
+                buf.reserve_exact(p.len as usize);
+            }
+            STATUS_NONE => return Ok(None),
+            _ => return Err("hypervisor returned an invalid status for a buffer hypercall"),
+        }
+    }
+}
+
+/// Asks the hypervisor for the function source (runtime images). `Ok(None)` under stock uhyve
+/// or when the host has no function for us.
+pub fn ask_function_source() -> Result<Option<String>, &'static str> {
+    if !on_seuss() {
+        return Ok(None);
+    }
+    let bytes = fetch(|p| seuss(Hypercall::FunctionSource, p))?;
+    bytes.map(|b| String::from_utf8(b).map_err(|_| "function source is not UTF-8")).transpose()
+}
+
+/// One invocation handed over by the hypervisor.
+pub struct Invocation {
+    /// The args JSON text.
+    pub args: String,
+    /// Invocation id.
+    pub id: u64,
+    /// Fresh entropy for this invocation.
+    pub entropy: [u8; 32],
+}
+
+/// Asks for the next invocation. Re-bases the wall clock on the host's time, so a clone of an
+/// old snapshot sees the current time. `Ok(None)` under stock uhyve or when there is none.
+pub fn next_invocation() -> Result<Option<Invocation>, &'static str> {
+    if !on_seuss() {
+        return Ok(None);
+    }
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        let mut p = InvocationParams {
+            args: BufferParams { buf: buf.as_mut_ptr() as u64, cap: buf.capacity() as u64, ..Default::default() },
+            ..Default::default()
+        };
+        seuss(Hypercall::NextInvocation, &mut p);
+        match p.args.status {
+            STATUS_OK if p.args.len <= buf.capacity() as u64 => {
+                crate::time::set_realtime_ns(p.wall_clock_ns);
+                // SAFETY: the host wrote `len` <= capacity bytes.
+                unsafe { buf.set_len(p.args.len as usize) };
+                let args = String::from_utf8(buf).map_err(|_| "invocation args are not UTF-8")?;
+                return Ok(Some(Invocation { args, id: p.invocation_id, entropy: p.entropy }));
+            }
+            STATUS_TOO_SMALL if (p.args.len as usize) > buf.capacity() => buf.reserve_exact(p.args.len as usize),
+            STATUS_NONE => return Ok(None),
+            _ => return Err("hypervisor returned an invalid status for NextInvocation"),
+        }
+    }
+}
+
+/// Hands the result JSON to the hypervisor. Returns `false` under stock uhyve (the caller
+/// prints it instead).
+pub fn return_result(json: &str, is_error: bool) -> bool {
+    if !on_seuss() {
+        return false;
+    }
+    let mut p = ResultParams { buf: json.as_ptr() as u64, len: json.len() as u64, is_error: is_error as u32, _pad: 0 };
+    seuss(Hypercall::ReturnResult, &mut p);
+    true
+}
+
+/// Sends one console line. Returns `false` under stock uhyve (the caller prints it instead).
+pub fn log_line(line: &str, is_error: bool) -> bool {
+    if !on_seuss() {
+        return false;
+    }
+    let mut p = LogParams { buf: line.as_ptr() as u64, len: line.len() as u64, level: is_error as u32, _pad: 0 };
+    seuss(Hypercall::Log, &mut p);
+    true
+}
+
+/// Sleeps for `ns` nanoseconds: a hypercall that parks the host thread under our hypervisor;
+/// under stock uhyve, which has no such call, a `pause` loop on the TSC clock.
+pub fn sleep_ns(ns: u64) {
+    if ns == 0 {
+        return;
+    }
+    if on_seuss() {
+        let mut p = WaitParams { duration_ns: ns };
+        seuss(Hypercall::Wait, &mut p);
+    } else {
+        let deadline = crate::time::monotonic_ns().saturating_add(ns);
+        while crate::time::monotonic_ns() < deadline {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// Records that the guest reached `phase` (our hypervisor timestamps it; no-op elsewhere).
+pub fn mark(phase: Phase) {
+    if on_seuss() {
+        let mut p = MarkParams { phase: phase as u32, _pad: 0, guest_ns: crate::time::monotonic_ns() };
+        seuss(Hypercall::Mark, &mut p);
+    }
+}

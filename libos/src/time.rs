@@ -1,0 +1,47 @@
+//! Clocks from the TSC.
+//!
+//! Monotonic time is TSC ticks since boot scaled by the TSC frequency the hypervisor reports
+//! (boot info `cpu_freq`, kHz). Real time is the boot info's `boot_time` plus monotonic time;
+//! a hypervisor that resumes a snapshot hands over the current wall clock, and
+//! [`set_realtime_ns`] re-bases real time on it (monotonic time stays monotonic).
+
+use core::arch::x86_64::_rdtsc;
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+static TSC_AT_BOOT: AtomicU64 = AtomicU64::new(0);
+static TSC_KHZ: AtomicU64 = AtomicU64::new(1_000_000);
+/// Unix time in ns at monotonic time 0.
+static REALTIME_BASE_NS: AtomicI64 = AtomicI64::new(0);
+
+/// Sets the clocks up from the boot info.
+pub fn init(tsc_khz: Option<u64>, boot_time_unix_ns: i128) {
+    TSC_AT_BOOT.store(rdtsc(), Ordering::Relaxed);
+    match tsc_khz {
+        Some(khz) if khz > 0 => TSC_KHZ.store(khz, Ordering::Relaxed),
+        _ => crate::console::write_stderr(
+            b"libos: warning: hypervisor reported no TSC frequency, assuming 1 GHz\n",
+        ),
+    }
+    REALTIME_BASE_NS.store(boot_time_unix_ns as i64, Ordering::Relaxed);
+}
+
+fn rdtsc() -> u64 {
+    // SAFETY: RDTSC is unprivileged and always present on x86-64.
+    unsafe { _rdtsc() }
+}
+
+/// Nanoseconds since boot.
+pub fn monotonic_ns() -> u64 {
+    let ticks = rdtsc().wrapping_sub(TSC_AT_BOOT.load(Ordering::Relaxed));
+    (u128::from(ticks) * 1_000_000 / u128::from(TSC_KHZ.load(Ordering::Relaxed))) as u64
+}
+
+/// Unix time in nanoseconds.
+pub fn realtime_ns() -> i64 {
+    REALTIME_BASE_NS.load(Ordering::Relaxed) + monotonic_ns() as i64
+}
+
+/// Re-bases real time so that now is `unix_ns` (used when a snapshot is resumed).
+pub fn set_realtime_ns(unix_ns: i64) {
+    REALTIME_BASE_NS.store(unix_ns - monotonic_ns() as i64, Ordering::Relaxed);
+}
