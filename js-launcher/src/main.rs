@@ -1,1 +1,99 @@
-fn main(){}
+//! js-launcher: the guest program that hosts one JavaScript function (Boa on libos).
+//!
+//! Its life is a sequence of phases; the two *asks* are single libos calls, where our
+//! hypervisor takes snapshots (see DESIGN.md's data flow):
+//!
+//! ```text
+//! engine init ─► [ask for the function source] ─► import ─► loop { [ask for the next
+//!                 runtime snapshot point                        invocation] ─► run ─► result }
+//!                                                               function snapshot point
+//! ```
+//!
+//! Under stock uhyve there is no channel: the function is the one `cargo xtask build-image`
+//! wrote into [`payload`], the args are the command line (`uhyve fn.img -- '<json>'`), console
+//! lines go to stdout and the result is the last stdout line; exit status 0, or 1 for an
+//! error result. A runtime image (no payload) run this way exits 2 with an error result.
+
+mod console;
+mod engine;
+mod executor;
+mod function;
+mod payload;
+
+use std::rc::Rc;
+
+use libos::invocation::{self, Channel};
+use seuss_abi::Phase;
+
+/// Exit status for an error result.
+const EXIT_FUNCTION_ERROR: i32 = 1;
+/// Exit status when no function could be obtained or imported.
+const EXIT_NO_FUNCTION: i32 = 2;
+
+fn main() {
+    let executor = Rc::new(executor::Executor::default());
+    let mut ctx = match engine::init(executor.clone()) {
+        Ok(ctx) => ctx,
+        Err(e) => fail(&format!("engine initialisation failed: {e}"), EXIT_NO_FUNCTION),
+    };
+    invocation::mark(Phase::EngineReady);
+
+    // Runtime snapshot point: a runtime image asks the hypervisor for its function.
+    let source = match payload::embedded_source() {
+        Some(src) => src,
+        None => {
+            boa_gc::force_collect();
+            match invocation::ask_function_source() {
+                Ok(Some(src)) => src,
+                Ok(None) => fail(
+                    "this is a runtime image with no function: build one with `cargo xtask build-image fn.js`, \
+                     or run it with `seuss run --runtime IMG --function fn.js`",
+                    EXIT_NO_FUNCTION,
+                ),
+                Err(e) => fail(e, EXIT_NO_FUNCTION),
+            }
+        }
+    };
+    let main_fn = match function::import(&source, &mut ctx, &executor) {
+        Ok(f) => f,
+        Err(e) => fail(&e, EXIT_NO_FUNCTION),
+    };
+    drop(source);
+    invocation::mark(Phase::Imported);
+
+    match invocation::channel() {
+        Channel::Standalone => {
+            let args = libos::raw_app_args();
+            let out = function::invoke(&main_fn, &args, &mut ctx, &executor);
+            invocation::mark(Phase::Ran);
+            let mut line = out.json.into_bytes();
+            line.push(b'\n');
+            libos::write_stdout(&line);
+            std::process::exit(if out.is_error { EXIT_FUNCTION_ERROR } else { 0 });
+        }
+        Channel::Seuss(_) => loop {
+            // Collect garbage before parking: the function snapshot then holds no garbage
+            // and a short invocation triggers no sweep over the imported heap.
+            boa_gc::force_collect();
+            // Function snapshot point: a clone resumes here with fresh args, time, entropy.
+            let inv = match invocation::next_invocation() {
+                Ok(Some(inv)) => inv,
+                Ok(None) => std::process::exit(0),
+                Err(e) => fail(e, EXIT_NO_FUNCTION),
+            };
+            engine::reseed(inv.entropy);
+            let out = function::invoke(&main_fn, &inv.args, &mut ctx, &executor);
+            invocation::mark(Phase::Ran);
+            invocation::return_result(&out.json, out.is_error);
+        },
+    }
+}
+
+/// Reports a launcher-level failure as an error result and exits with `code`.
+fn fail(msg: &str, code: i32) -> ! {
+    let json = function::plain_error(msg);
+    if !invocation::return_result(&json, true) {
+        libos::write_stdout(format!("{json}\n").as_bytes());
+    }
+    std::process::exit(code)
+}

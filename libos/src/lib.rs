@@ -57,6 +57,8 @@ mod time;
 mod tls;
 
 pub use console::{write_stderr, write_stdout};
+pub use entropy::fill as fill_random;
+pub use bootargs::raw_app_args;
 pub use time::{monotonic_ns, realtime_ns};
 
 // The two ELF notes uhyve reads before loading the image: the Hermit entry protocol version,

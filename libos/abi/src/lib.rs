@@ -195,3 +195,61 @@ pub struct MarkParams {
     /// in: guest monotonic time in ns.
     pub guest_ns: u64,
 }
+
+/// The function payload region of a JS image: how `cargo xtask build-image fn.js` puts a
+/// function into an already linked launcher without recompiling it.
+///
+/// The launcher reserves [`payload::REGION_SIZE`] bytes in its `.data` section (file-backed, so
+/// the bytes are in the image file). build-image finds the region by its magic (which must
+/// occur exactly once in the file) and writes the length and the source:
+///
+/// ```text
+/// offset 0   16       24        32                       REGION_SIZE
+///        ┌────────┬────────┬─────────┬─────────────────────────┐
+///        │ MAGIC  │ len u64│ reserved│ source (UTF-8), len B    │
+///        └────────┴────────┴─────────┴─────────────────────────┘
+/// ```
+/// `len == 0` means "no function": the runtime image, which asks the hypervisor instead.
+pub mod payload {
+    /// Marks the region (16 bytes).
+    pub const MAGIC: [u8; 16] = *b"SEUSS-JS-PAYLOAD";
+    /// Total size of the region.
+    pub const REGION_SIZE: usize = 1024 * 1024;
+    /// Bytes before the source.
+    pub const HEADER_SIZE: usize = 32;
+    /// Largest source that fits.
+    pub const CAPACITY: usize = REGION_SIZE - HEADER_SIZE;
+
+    /// Why a payload cannot be written.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Error {
+        /// The source is larger than [`CAPACITY`] (its size).
+        TooLarge(usize),
+        /// The region is shorter than [`REGION_SIZE`] or lacks the magic.
+        NotARegion,
+    }
+
+    /// Writes `source` into `region` (which starts at the magic).
+    pub fn encode(region: &mut [u8], source: &[u8]) -> Result<(), Error> {
+        if region.len() < REGION_SIZE || region[..16] != MAGIC {
+            return Err(Error::NotARegion);
+        }
+        if source.len() > CAPACITY {
+            return Err(Error::TooLarge(source.len()));
+        }
+        region[16..24].copy_from_slice(&(source.len() as u64).to_le_bytes());
+        region[24..HEADER_SIZE].fill(0);
+        region[HEADER_SIZE..HEADER_SIZE + source.len()].copy_from_slice(source);
+        region[HEADER_SIZE + source.len()..REGION_SIZE].fill(0);
+        Ok(())
+    }
+
+    /// The source in `region`, `None` when empty or malformed.
+    pub fn decode(region: &[u8]) -> Option<&[u8]> {
+        if region.len() < REGION_SIZE || region[..16] != MAGIC {
+            return None;
+        }
+        let len = u64::from_le_bytes(region[16..24].try_into().ok()?) as usize;
+        (len > 0 && len <= CAPACITY).then(|| &region[HEADER_SIZE..HEADER_SIZE + len])
+    }
+}

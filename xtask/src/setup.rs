@@ -1,0 +1,91 @@
+//! Installs what the project needs, only when it is missing (idempotent, quick when done).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+/// The pinned nightly for guest crates (`x86_64-unknown-hermit`, `-Zbuild-std`).
+pub const NIGHTLY: &str = "nightly-2026-05-20";
+/// The stock uhyve version this project is compatible with.
+pub const UHYVE_VERSION: &str = "0.10.0";
+
+fn cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"))
+}
+
+/// Path of the stock uhyve binary installed by [`ensure_uhyve`].
+pub fn uhyve_bin() -> PathBuf {
+    cargo_home().join("bin/uhyve")
+}
+
+fn quiet_ok(cmd: &mut Command) -> bool {
+    cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+}
+
+/// Everything: nightly, uhyve, Node.js.
+pub fn ensure_all() -> Result<()> {
+    ensure_nightly()?;
+    ensure_uhyve()?;
+    ensure_node()
+}
+
+/// The pinned nightly with `rust-src` and `llvm-tools`.
+pub fn ensure_nightly() -> Result<()> {
+    let has_src = Command::new("rustup")
+        .args(["component", "list", "--installed", "--toolchain", NIGHTLY])
+        .output()
+        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("rust-src"))
+        .unwrap_or(false);
+    if has_src {
+        return Ok(());
+    }
+    eprintln!("setup: installing Rust {NIGHTLY} with rust-src and llvm-tools (rustup)");
+    let ok = Command::new("rustup")
+        .args(["toolchain", "install", NIGHTLY, "--profile", "minimal", "--component", "rust-src,llvm-tools"])
+        .status()
+        .context("running rustup")?
+        .success();
+    if !ok {
+        bail!("rustup could not install {NIGHTLY}");
+    }
+    Ok(())
+}
+
+/// Stock uhyve 0.10.0 in `~/.cargo/bin`.
+pub fn ensure_uhyve() -> Result<()> {
+    let installed = Command::new(uhyve_bin())
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(UHYVE_VERSION))
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    eprintln!("setup: installing stock uhyve {UHYVE_VERSION} (cargo install, a few minutes)");
+    let ok = Command::new(env!("CARGO"))
+        .args(["install", "uhyve", "--version", UHYVE_VERSION, "--locked"])
+        .status()
+        .context("running cargo install uhyve")?
+        .success();
+    if !ok {
+        bail!("cargo install uhyve {UHYVE_VERSION} failed");
+    }
+    Ok(())
+}
+
+/// Node.js (the reference for JS semantics in differential tests).
+pub fn ensure_node() -> Result<()> {
+    if quiet_ok(Command::new("node").arg("--version")) {
+        return Ok(());
+    }
+    eprintln!("setup: installing Node.js (apt-get)");
+    let ok = quiet_ok(Command::new("apt-get").arg("update"))
+        && Command::new("apt-get").args(["install", "-y", "nodejs"]).status().map(|s| s.success()).unwrap_or(false);
+    if !ok {
+        bail!("Node.js is missing and apt-get could not install it");
+    }
+    Ok(())
+}
