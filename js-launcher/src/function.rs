@@ -38,8 +38,27 @@ fn call_helper(ctx: &mut Context, name: &str, args: &[JsValue]) -> Result<JsValu
 
 /// `{"error": message-of(err)}` as Node's harness would print it.
 pub fn error_json(ctx: &mut Context, err: &JsError) -> String {
-    let value = err.clone().into_opaque(ctx).unwrap_or_else(|e| JsValue::from(js_string!(e.to_string())));
+    let value = opaque(ctx, err);
     error_json_value(ctx, value)
+}
+
+/// The JS value of an error. Boa's engine limits (recursion, stack size, loop iterations)
+/// are not catchable JS values; they map to the message Node.js gives for the same runaway
+/// program ("Maximum call stack size exceeded"), or their first line otherwise.
+fn opaque(ctx: &mut Context, err: &JsError) -> JsValue {
+    match err.clone().into_opaque(ctx) {
+        Ok(v) => v,
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let msg = if first.contains("recursive calls") || first.contains("stack size") {
+                "Maximum call stack size exceeded"
+            } else {
+                first.trim_start_matches("RuntimeLimitError: ")
+            };
+            JsValue::from(js_string!(msg))
+        }
+    }
 }
 
 fn error_json_value(ctx: &mut Context, value: JsValue) -> String {
@@ -104,7 +123,7 @@ fn find_main(ctx: &mut Context, namespace: JsValue) -> Result<JsObject, String> 
 }
 
 fn message(ctx: &mut Context, err: &JsError) -> String {
-    let v = err.clone().into_opaque(ctx).unwrap_or_else(|e| JsValue::from(js_string!(e.to_string())));
+    let v = opaque(ctx, err);
     message_value(ctx, v)
 }
 

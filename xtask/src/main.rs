@@ -43,6 +43,9 @@ enum Cmd {
     },
     /// Set up, build the examples and run them on stock uhyve.
     Demo,
+    /// Build every image the test suite uses into target/images (tests call this themselves
+    /// when run without `cargo xtask test`).
+    BuildTestImages,
     /// Set up, build the test images and run the whole test suite.
     Test {
         /// Extra arguments for the test runner (e.g. a test name filter).
@@ -51,8 +54,14 @@ enum Cmd {
     },
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Setup => setup::ensure_all(),
         Cmd::BuildImage { input, runtime, output } => {
@@ -67,6 +76,10 @@ fn main() -> Result<()> {
             }
         }
         Cmd::Demo => demo(),
+        Cmd::BuildTestImages => {
+            setup::ensure_nightly()?;
+            build_test_images()
+        }
         Cmd::Test { args } => test(&args),
     }
 }
@@ -95,7 +108,31 @@ fn demo() -> Result<()> {
 
 /// Builds every image the tests use into [`image_dir`].
 fn build_test_images() -> Result<()> {
-    guest::build_crate_image(&workspace_root().join("examples/rust-hello"), &image_dir().join("rust-hello.img"))?;
+    let root = workspace_root();
+    let dir = image_dir();
+    guest::build_crate_image(&root.join("examples/rust-hello"), &dir.join("rust-hello.img"))?;
+    let runtime = jsimage::runtime_image()?;
+    guest::copy_image(&runtime, &dir.join("runtime.img"))?;
+    for entry in std::fs::read_dir(root.join("examples"))? {
+        let path = entry?.path();
+        let is_js = path.extension().is_some_and(|e| e == "js" || e == "mjs");
+        if is_js {
+            let stem = path.file_stem().expect("file name").to_string_lossy().into_owned();
+            let source = std::fs::read_to_string(&path)?;
+            jsimage::check_syntax(&path, &source)?;
+            jsimage::write_function_image(&runtime, source.as_bytes(), &dir.join(format!("{stem}.img")))?;
+        }
+    }
+    // The same rust-hello built for the host: the native baseline of the spin-loop test.
+    let ok = Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["build", "--release", "--quiet", "-p", "rust-hello"])
+        .status()?
+        .success();
+    if !ok {
+        bail!("building rust-hello for the host failed");
+    }
+    std::fs::copy(root.join("target/release/rust-hello"), dir.join("rust-hello-native"))?;
     Ok(())
 }
 
@@ -110,8 +147,29 @@ fn test(extra: &[String]) -> Result<()> {
         .args(["test", "--release"])
         .args(extra)
         .env("SEUSS_IMAGE_DIR", image_dir())
-        .env("SEUSS_UHYVE", setup::uhyve_bin());
-    let status = cmd.status().context("running cargo test")?;
+        .env("SEUSS_UHYVE", setup::uhyve_bin())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().context("running cargo test")?;
+    // Echo the runner's output and add one closing line over all test binaries.
+    let (mut passed, mut failed) = (0u64, 0u64);
+    let stdout = child.stdout.take().expect("piped");
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            for part in rest.split(';') {
+                let mut words = part.split_whitespace().rev();
+                let (Some(label), Some(n)) = (words.next(), words.next()) else { continue };
+                let n: u64 = n.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
+                match label {
+                    "passed" => passed += n,
+                    "failed" => failed += n,
+                    _ => {}
+                }
+            }
+        }
+    }
+    let status = child.wait()?;
+    println!("\n{passed} passed, {failed} failed");
     if !status.success() {
         bail!("test suite failed ({status})");
     }

@@ -7,8 +7,10 @@
 //! rust-hello --spin N            time N iterations of a tight loop, print ns/iter
 //! rust-hello --fault KIND        null | ud | stack-overflow | oom | panic | exit-err
 //! ```
-//! Everything above the `use libos as _;` line is ordinary std Rust.
+//! Apart from the `use libos as _;` line this is ordinary std Rust; it also builds for the
+//! host, where it is the native baseline of the spin loop.
 
+#[cfg(target_os = "hermit")]
 use libos as _;
 
 use std::collections::HashMap;
@@ -88,6 +90,7 @@ fn fault(kind: &str) {
         // SAFETY: deliberately invalid, to test the fault path.
         "ud" => unsafe { std::arch::asm!("ud2") },
         "stack-overflow" => {
+            #[allow(unconditional_recursion)]
             fn recurse(n: u64) -> u64 {
                 let buf = std::hint::black_box([n; 64]);
                 recurse(buf[3] + 1) + buf[7]

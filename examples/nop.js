@@ -1,0 +1,4 @@
+// Does nothing: the start-time benchmark function.
+function main() {
+  return {};
+}
