@@ -1,0 +1,187 @@
+//! Guest RAM: one host mapping, one KVM memory slot, bounds-checked access by guest-physical
+//! address.
+//!
+//! Every access from hypercall handling goes through [`GuestRam::slice`] /
+//! [`GuestRam::slice_mut`] / [`GuestRam::read`] / [`GuestRam::write`], which check that
+//! `[gpa, gpa + len)` lies inside RAM without overflow. A guest that passes garbage gets a
+//! [`MemError`], never a host fault.
+//!
+//! RAM is an anonymous private mapping (`MAP_NORESERVE`, zero-filled on first touch): pages the
+//! guest never touches cost nothing. The snapshot issue replaces the backing by a private
+//! mapping of a snapshot file (copy-on-write); the accessors stay the same.
+
+use std::ptr::NonNull;
+
+/// A guest-physical range was outside RAM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("guest range {gpa:#x}+{len:#x} is outside guest RAM {base:#x}..{end:#x}")]
+pub struct MemError {
+    /// Start of the offending range.
+    pub gpa: u64,
+    /// Its length.
+    pub len: u64,
+    /// RAM start.
+    pub base: u64,
+    /// RAM end (exclusive).
+    pub end: u64,
+}
+
+/// Types for which every bit pattern is a valid value (plain integers and arrays of them), so
+/// they may be read from guest memory by copy.
+///
+/// # Safety
+/// Implement only for `#[repr(C)]` types made of integers/arrays of integers, without padding
+/// that matters and without enums, references or pointers with validity invariants.
+pub unsafe trait Plain: Copy {}
+
+// SAFETY: all of these are repr(C) structs of integers (the `_pad` fields are integers too).
+unsafe impl Plain for seuss_abi::BufferParams {}
+unsafe impl Plain for seuss_abi::InvocationParams {}
+unsafe impl Plain for seuss_abi::ResultParams {}
+unsafe impl Plain for seuss_abi::LogParams {}
+unsafe impl Plain for seuss_abi::WaitParams {}
+unsafe impl Plain for seuss_abi::MarkParams {}
+unsafe impl Plain for u64 {}
+unsafe impl Plain for i32 {}
+
+/// Guest RAM (see module docs).
+pub struct GuestRam {
+    host: NonNull<u8>,
+    size: u64,
+    base: u64,
+}
+
+// SAFETY: the mapping is owned by this value; concurrent access is the caller's concern, as
+// with any &/&mut. The vCPU only runs while the owning instance holds it.
+unsafe impl Send for GuestRam {}
+
+impl GuestRam {
+    /// Maps `size` bytes of zeroed, lazily allocated RAM at guest-physical `base`.
+    pub fn anonymous(base: u64, size: u64) -> std::io::Result<Self> {
+        // SAFETY: a fresh private anonymous mapping; no existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Self { host: NonNull::new(ptr.cast()).expect("mmap never returns null on success"), size, base })
+    }
+
+    /// Guest-physical start.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Guest-physical end (exclusive).
+    pub fn end(&self) -> u64 {
+        self.base + self.size
+    }
+
+    /// Host address of the mapping (for KVM's memory slot).
+    pub fn host_addr(&self) -> u64 {
+        self.host.as_ptr() as u64
+    }
+
+    fn offset(&self, gpa: u64, len: u64) -> Result<usize, MemError> {
+        let err = MemError { gpa, len, base: self.base, end: self.end() };
+        let off = gpa.checked_sub(self.base).ok_or(err)?;
+        let end = off.checked_add(len).ok_or(err)?;
+        if end > self.size {
+            return Err(err);
+        }
+        Ok(off as usize)
+    }
+
+    /// The bytes at `[gpa, gpa + len)`.
+    pub fn slice(&self, gpa: u64, len: u64) -> Result<&[u8], MemError> {
+        let off = self.offset(gpa, len)?;
+        // SAFETY: offset() proved the range lies inside the live mapping.
+        Ok(unsafe { std::slice::from_raw_parts(self.host.as_ptr().add(off), len as usize) })
+    }
+
+    /// The bytes at `[gpa, gpa + len)`, writable.
+    pub fn slice_mut(&mut self, gpa: u64, len: u64) -> Result<&mut [u8], MemError> {
+        let off = self.offset(gpa, len)?;
+        // SAFETY: as in slice(); &mut self gives exclusive access on the host side.
+        Ok(unsafe { std::slice::from_raw_parts_mut(self.host.as_ptr().add(off), len as usize) })
+    }
+
+    /// All of RAM, writable (image loading).
+    pub fn all_mut(&mut self) -> &mut [u8] {
+        // SAFETY: the whole mapping, exclusively borrowed.
+        unsafe { std::slice::from_raw_parts_mut(self.host.as_ptr(), self.size as usize) }
+    }
+
+    /// Copies a `T` out of guest memory.
+    pub fn read<T: Plain>(&self, gpa: u64) -> Result<T, MemError> {
+        let bytes = self.slice(gpa, size_of::<T>() as u64)?;
+        // SAFETY: bytes has size_of::<T>() bytes and T accepts any bit pattern (Plain).
+        Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+    }
+
+    /// Copies a `T` into guest memory.
+    pub fn write<T: Copy>(&mut self, gpa: u64, value: &T) -> Result<(), MemError> {
+        let bytes = self.slice_mut(gpa, size_of::<T>() as u64)?;
+        // SAFETY: bytes has size_of::<T>() bytes; T is Copy (no drop glue).
+        unsafe { std::ptr::write_unaligned(bytes.as_mut_ptr().cast::<T>(), *value) };
+        Ok(())
+    }
+
+    /// A NUL-terminated UTF-8 string at `gpa` (at most `max` bytes before the NUL).
+    pub fn c_str(&self, gpa: u64, max: u64) -> Result<Result<&str, &'static str>, MemError> {
+        let avail = self.end().saturating_sub(gpa).min(max + 1);
+        let bytes = self.slice(gpa, avail)?;
+        let Some(nul) = bytes.iter().position(|b| *b == 0) else {
+            return Ok(Err("string is not NUL-terminated within the limit"));
+        };
+        Ok(std::str::from_utf8(&bytes[..nul]).map_err(|_| "string is not UTF-8"))
+    }
+}
+
+impl Drop for GuestRam {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the region this value mapped and owns.
+        unsafe { libc::munmap(self.host.as_ptr().cast(), self.size as usize) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_outside_ram_are_refused_without_overflow() {
+        let mut ram = GuestRam::anonymous(0x1_0000_0000, 1 << 20).unwrap();
+        assert!(ram.slice(0x1_0000_0000, 16).is_ok());
+        assert!(ram.slice(0xffff_ffff, 1).is_err(), "below RAM");
+        assert!(ram.slice(0x1_0000_0000 + (1 << 20) - 4, 8).is_err(), "straddles the end");
+        assert!(ram.slice(u64::MAX - 2, 8).is_err(), "gpa + len overflows");
+        assert!(ram.slice(0x1_0000_0000, u64::MAX).is_err(), "huge length");
+        ram.write(0x1_0000_0010, &42u64).unwrap();
+        assert_eq!(ram.read::<u64>(0x1_0000_0010).unwrap(), 42);
+    }
+
+    #[test]
+    fn c_strings_must_be_terminated_and_utf8() {
+        let mut ram = GuestRam::anonymous(0x1000_0000, 4096).unwrap();
+        ram.slice_mut(0x1000_0000, 6).unwrap().copy_from_slice(b"abc\0\xff\0");
+        assert_eq!(ram.c_str(0x1000_0000, 100).unwrap(), Ok("abc"));
+        ram.slice_mut(0x1000_0000, 2).unwrap().copy_from_slice(b"\xff\0");
+        assert!(ram.c_str(0x1000_0000, 100).unwrap().is_err());
+        ram.slice_mut(0x1000_0000, 4096).unwrap().fill(b'a');
+        assert!(ram.c_str(0x1000_0000, 100).unwrap().is_err(), "no NUL within limit");
+    }
+}

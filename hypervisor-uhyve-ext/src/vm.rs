@@ -1,0 +1,96 @@
+//! A KVM VM with one vCPU over a [`GuestRam`], in uhyve's initial machine state.
+
+use kvm_bindings::{kvm_segment, kvm_userspace_memory_region, KVM_MAX_CPUID_ENTRIES};
+use kvm_ioctls::{Kvm, VcpuFd, VmFd};
+
+use crate::image::EntryState;
+use crate::memory::GuestRam;
+
+/// KVM refused an operation.
+#[derive(Debug, thiserror::Error)]
+#[error("KVM: {what}: {source}")]
+pub struct KvmError {
+    /// What was attempted.
+    pub what: &'static str,
+    /// The error KVM returned.
+    pub source: kvm_ioctls::Error,
+}
+
+fn kvm<T>(what: &'static str, r: Result<T, kvm_ioctls::Error>) -> Result<T, KvmError> {
+    r.map_err(|source| KvmError { what, source })
+}
+
+/// The VM, its vCPU and its RAM.
+pub struct Vm {
+    /// The VM file descriptor (kept open for the vCPU's lifetime).
+    pub vm: VmFd,
+    /// The only vCPU.
+    pub vcpu: VcpuFd,
+    /// Guest RAM.
+    pub ram: GuestRam,
+    /// TSC frequency of the vCPU in kHz, if KVM reports one.
+    pub tsc_khz: Option<u32>,
+}
+
+impl Vm {
+    /// Creates a VM with `ram` as memory slot 0 and one vCPU.
+    pub fn new(kvm_sys: &Kvm, ram: GuestRam) -> Result<Self, KvmError> {
+        let vm = kvm("create VM", kvm_sys.create_vm())?;
+        let region = kvm_userspace_memory_region {
+            slot: 0,
+            guest_phys_addr: ram.base(),
+            memory_size: ram.size(),
+            userspace_addr: ram.host_addr(),
+            flags: 0,
+        };
+        // SAFETY: the region is a live mapping owned by `ram`, which this Vm owns and drops
+        // after the VM fd (fields drop in declaration order: vm, vcpu, ram).
+        kvm("set memory region", unsafe { vm.set_user_memory_region(region) })?;
+        let vcpu = kvm("create vCPU", vm.create_vcpu(0))?;
+        let mut cpuid = kvm("get supported CPUID", kvm_sys.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES))?;
+        for e in cpuid.as_mut_slice() {
+            if e.function == 1 {
+                e.ecx |= 1 << 31; // hypervisor present, as uhyve
+                e.edx |= 1 << 5; // MSR
+            }
+        }
+        kvm("set CPUID", vcpu.set_cpuid2(&cpuid))?;
+        let tsc_khz = vcpu.get_tsc_khz().ok().filter(|k| *k > 0);
+        Ok(Self { vm, vcpu, ram, tsc_khz })
+    }
+
+    /// Puts the vCPU in uhyve's entry state: long mode, paging on the boot page tables,
+    /// flat segments, SSE disabled, interrupts off, `rdi` = boot info.
+    pub fn set_entry_state(&mut self, e: &EntryState) -> Result<(), KvmError> {
+        let mut sregs = kvm("get sregs", self.vcpu.get_sregs())?;
+        sregs.cr0 = 0x8000_0031; // PE | ET | NE | PG
+        sregs.cr3 = e.cr3;
+        sregs.cr4 = 0x20; // PAE
+        sregs.efer = 0xd00; // LME | LMA | NXE
+        let code = kvm_segment {
+            base: 0,
+            limit: 0xffff_ffff,
+            selector: 1 << 3,
+            type_: 11,
+            present: 1,
+            dpl: 0,
+            db: 0,
+            s: 1,
+            l: 1,
+            g: 1,
+            avl: 0,
+            unusable: 0,
+            padding: 0,
+        };
+        let data = kvm_segment { selector: 2 << 3, type_: 3, l: 0, ..code };
+        sregs.cs = code;
+        sregs.ds = data;
+        sregs.es = data;
+        sregs.ss = data;
+        sregs.gdt.base = e.gdt;
+        sregs.gdt.limit = 23;
+        kvm("set sregs", self.vcpu.set_sregs(&sregs))?;
+        let regs = kvm_bindings::kvm_regs { rflags: 2, rip: e.rip, rdi: e.boot_info, rsi: 0, rsp: e.rsp, ..Default::default() };
+        kvm("set regs", self.vcpu.set_regs(&regs))
+    }
+}
