@@ -147,13 +147,18 @@ fn run(a: RunArgs) -> Result<ExitCode> {
         );
     }
     match (&run.outcome, run.exit) {
-        (Some(o), _) => {
-            match &o.result {
-                Some(r) => println!("{r}"),
-                None => bail!("the function ended without a result"),
+        (Some(o), _) => match &o.result {
+            Some(r) => {
+                println!("{r}");
+                Ok(ExitCode::from(if o.is_error { 1 } else { 0 }))
             }
-            Ok(ExitCode::from(if o.is_error { 1 } else { 0 }))
-        }
+            None => {
+                // The guest died mid-invocation (out of memory, a fault): still an error result.
+                let status = run.exit.map_or("no exit status".to_owned(), |c| format!("exit status {c}"));
+                println!("{}", serde_json::json!({ "error": format!("the function's guest stopped without a result ({status}; see stderr)") }));
+                Ok(ExitCode::from(EXIT_CRASH))
+            }
+        },
         (None, Some(code)) => Ok(ExitCode::from(code as u8)),
         (None, None) => bail!("the guest stopped without a result or exit status"),
     }
