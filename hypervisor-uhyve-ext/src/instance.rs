@@ -28,7 +28,9 @@ use crate::files::{errno, FileMapping, Files};
 use crate::image::{self, BootParams, Image, ImageError};
 use crate::memory::{GuestRam, MemError};
 use crate::vm::{KvmError, Vm};
+use crate::snapshot::{Loaded, SnapshotError};
 use crate::watchdog::Watchdog;
+use std::sync::Arc;
 
 /// Default guest memory: enough for the JS runtime with room for the heap. RAM is allocated
 /// lazily, so untouched memory costs nothing.
@@ -189,6 +191,8 @@ pub struct Instance {
     stderr: Vec<u8>,
     marks: Marks,
     next_invocation_id: u64,
+    /// The snapshot this instance is a clone of.
+    origin: Option<Arc<Loaded>>,
 }
 
 fn mem_err(call: &'static str, rip: u64) -> impl Fn(MemError) -> Error {
@@ -226,7 +230,77 @@ impl Instance {
             stderr: Vec::new(),
             marks: Marks { created: Some(created), ..Default::default() },
             next_invocation_id: 1,
+            origin: None,
         })
+    }
+
+    /// Makes a clone of `snap`: guest RAM maps the snapshot chain copy-on-write, the vCPU gets
+    /// the saved state, and the instance is parked in the hypercall the snapshot was taken in
+    /// (complete it with [`provide_source`](Self::provide_source) or
+    /// [`invoke`](Self::invoke)). `config.memory` is ignored: the snapshot fixes it.
+    pub fn from_snapshot(kvm: &Kvm, snap: &Arc<Loaded>, config: &Config) -> Result<Self, SnapshotError> {
+        let created = Instant::now();
+        let h = snap.header();
+        let ram = GuestRam::from_layers(h.guest_memory_base, h.guest_memory_bytes, &snap.layers())?;
+        let vm = Vm::new(kvm, ram).map_err(|e| SnapshotError::Instance(e.into()))?;
+        snap.vcpu().restore(&vm.vcpu)?;
+        let call = Ours::from_port(h.pending_port).ok_or(SnapshotError::NotParked("snapshot is not parked in an ask hypercall"))?;
+        Ok(Self {
+            vm,
+            files: Files::new(config.file_mappings.clone()),
+            config: Config { memory: h.guest_memory_bytes, ..config.clone() },
+            pending: Some(Pending { call, params: h.pending_params_gpa }),
+            exited: None,
+            failed: false,
+            result: None,
+            logs: Vec::new(),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            marks: Marks { created: Some(created), started: Some(created), ..Default::default() },
+            next_invocation_id: 1,
+            origin: Some(snap.clone()),
+        })
+    }
+
+    /// Returns this clone to the state of the snapshot it was cloned from, as if freshly
+    /// cloned, without creating a new VM: written pages are dropped (`MADV_DONTNEED`) and the
+    /// vCPU state is reloaded. Works after success, errors and timeouts alike.
+    pub fn reset(&mut self) -> Result<(), SnapshotError> {
+        let snap = self.origin.clone().ok_or(SnapshotError::NotParked("only clones of a snapshot can be reset"))?;
+        crate::cpu_state::settle(&mut self.vm.vcpu)?;
+        self.vm.ram.reset()?;
+        snap.vcpu().restore(&self.vm.vcpu)?;
+        let h = snap.header();
+        let call = Ours::from_port(h.pending_port).ok_or(SnapshotError::NotParked("snapshot is not parked in an ask hypercall"))?;
+        self.pending = Some(Pending { call, params: h.pending_params_gpa });
+        self.files = Files::new(self.config.file_mappings.clone());
+        self.exited = None;
+        self.failed = false;
+        self.result = None;
+        self.logs.clear();
+        self.stdout.clear();
+        self.stderr.clear();
+        self.marks = Marks { created: Some(Instant::now()), started: Some(Instant::now()), ..Default::default() };
+        Ok(())
+    }
+
+    /// The last result the guest returned (e.g. its import error before exiting).
+    pub fn last_result(&self) -> Option<&str> {
+        self.result.as_ref().map(|(r, _)| r.as_str())
+    }
+
+    /// The snapshot this instance was cloned from.
+    pub fn origin(&self) -> Option<&Arc<Loaded>> {
+        self.origin.as_ref()
+    }
+
+    /// The pending ask hypercall: (port, parameter address).
+    pub fn pending_call(&self) -> Option<(u16, u64)> {
+        self.pending.map(|p| (p.call.port(), p.params))
+    }
+
+    pub(crate) fn vcpu_mut(&mut self) -> &mut kvm_ioctls::VcpuFd {
+        &mut self.vm.vcpu
     }
 
     /// Phase timestamps so far.

@@ -27,13 +27,19 @@
 //! | [`image`] | parsing/loading images, boot structures (uhyve's layout) |
 //! | [`vm`] | KVM VM + vCPU in uhyve's entry state |
 //! | [`files`] | the guest's files, bounded by the file mapping |
-//! | [`instance`] | an instance's life: run loop, hypercalls, invocations |
+//! | [`instance`] | an instance's life: run loop, hypercalls, invocations, clones |
+//! | [`snapshot`] | capture, load and clone snapshots (file format: `snapfmt`) |
+//! | [`cache`] | LRU cache of function snapshots over a runtime snapshot |
+//! | [`cpu_state`] | vCPU state in and out of KVM |
 //! | [`watchdog`] | wall-clock deadlines that interrupt `KVM_RUN` |
 
+pub mod cache;
+pub mod cpu_state;
 pub mod files;
 pub mod image;
 pub mod instance;
 pub mod memory;
+pub mod snapshot;
 pub mod vm;
 pub mod watchdog;
 
@@ -43,6 +49,8 @@ pub use files::FileMapping;
 pub use image::Image;
 pub use instance::{Config, Console, Error, Event, Instance, LogLine, Outcome};
 pub use seuss_abi::Phase;
+pub use cache::{CacheStats, SnapshotCache};
+pub use snapshot::{capture, Loaded, SnapshotError};
 
 /// Where the time of a cold start went (see DESIGN.md's vocabulary).
 #[derive(Clone, Debug, Default)]

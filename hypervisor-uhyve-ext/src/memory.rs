@@ -6,9 +6,12 @@
 //! `[gpa, gpa + len)` lies inside RAM without overflow. A guest that passes garbage gets a
 //! [`MemError`], never a host fault.
 //!
-//! RAM is an anonymous private mapping (`MAP_NORESERVE`, zero-filled on first touch): pages the
-//! guest never touches cost nothing. The snapshot issue replaces the backing by a private
-//! mapping of a snapshot file (copy-on-write); the accessors stay the same.
+//! A cold-booted instance's RAM is an anonymous private mapping (`MAP_NORESERVE`, zero-filled
+//! on first touch): pages the guest never touches cost nothing. A clone's RAM is the same
+//! anonymous mapping with the snapshot's stored pages mapped over it, `MAP_PRIVATE` from the
+//! snapshot files ([`GuestRam::from_layers`]): copy-on-write, so pages a clone only reads stay
+//! shared (page cache) among all clones, and [`GuestRam::reset`] (`MADV_DONTNEED`) returns a
+//! clone to the snapshot's contents.
 
 use std::ptr::NonNull;
 
@@ -44,6 +47,18 @@ unsafe impl Plain for seuss_abi::MarkParams {}
 unsafe impl Plain for u64 {}
 unsafe impl Plain for i32 {}
 
+const PAGE: u64 = 4096;
+
+/// Stored pages of one snapshot to map into a clone's RAM.
+pub struct Layer<'a> {
+    /// The snapshot file.
+    pub fd: std::os::fd::RawFd,
+    /// File offset of its first stored page.
+    pub data_offset: u64,
+    /// Its page runs, in file order.
+    pub runs: &'a [snapfmt::PageRun],
+}
+
 /// Guest RAM (see module docs).
 pub struct GuestRam {
     host: NonNull<u8>,
@@ -73,6 +88,80 @@ impl GuestRam {
             return Err(std::io::Error::last_os_error());
         }
         Ok(Self { host: NonNull::new(ptr.cast()).expect("mmap never returns null on success"), size, base })
+    }
+
+    /// Maps RAM for a clone: zero everywhere, then each layer's stored pages on top
+    /// (`MAP_PRIVATE | MAP_FIXED` of the snapshot file). Later layers override earlier ones.
+    pub fn from_layers(base: u64, size: u64, layers: &[Layer<'_>]) -> std::io::Result<Self> {
+        let ram = Self::anonymous(base, size)?;
+        for layer in layers {
+            let mut stored = 0u64;
+            for run in layer.runs {
+                let end = run.first_page.checked_add(run.count).filter(|e| e * PAGE <= size);
+                if end.is_none() {
+                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "page run outside guest RAM"));
+                }
+                let offset = layer.data_offset + stored * PAGE;
+                // SAFETY: the target range lies inside our own mapping (checked above), so
+                // MAP_FIXED only replaces pages of this GuestRam; the fd is a readable file
+                // that holds `count` pages at `offset` (snapfmt validated its size).
+                let p = unsafe {
+                    libc::mmap(
+                        ram.host.as_ptr().add((run.first_page * PAGE) as usize).cast(),
+                        (run.count * PAGE) as usize,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_NORESERVE,
+                        layer.fd,
+                        offset as libc::off_t,
+                    )
+                };
+                if p == libc::MAP_FAILED {
+                    return Err(std::io::Error::last_os_error());
+                }
+                stored += run.count;
+            }
+        }
+        Ok(ram)
+    }
+
+    /// Drops every page the guest (or the host) wrote since the mapping was made: RAM reads
+    /// as the snapshot (or zero) again. Pages are faulted in anew on next access.
+    pub fn reset(&mut self) -> std::io::Result<()> {
+        // SAFETY: our own mapping; MADV_DONTNEED on private mappings only discards private
+        // copies.
+        let r = unsafe { libc::madvise(self.host.as_ptr().cast(), self.size as usize, libc::MADV_DONTNEED) };
+        if r != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Guest page numbers (relative to the RAM base) whose content is private to this mapping:
+    /// written since it was created (or since [`reset`](Self::reset)), by the guest or the host.
+    /// From `/proc/self/pagemap`: present and not file-backed.
+    pub fn private_pages(&self) -> std::io::Result<Vec<u64>> {
+        use std::os::unix::fs::FileExt;
+        let pages = self.size / PAGE;
+        let first = self.host.as_ptr() as u64 / PAGE;
+        let f = std::fs::File::open("/proc/self/pagemap")?;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 8 * 4096];
+        let mut page = 0u64;
+        while page < pages {
+            let n = (pages - page).min(4096);
+            let bytes = &mut buf[..(n * 8) as usize];
+            f.read_exact_at(bytes, (first + page) * 8)?;
+            for (i, e) in bytes.chunks_exact(8).enumerate() {
+                let e = u64::from_le_bytes(e.try_into().expect("8 bytes"));
+                let present = e & (1 << 63) != 0;
+                let file_or_shared = e & (1 << 61) != 0;
+                if present && !file_or_shared {
+                    out.push(page + i as u64);
+                }
+            }
+            page += n;
+        }
+        Ok(out)
     }
 
     /// Guest-physical start.
@@ -172,6 +261,32 @@ mod tests {
         assert!(ram.slice(0x1_0000_0000, u64::MAX).is_err(), "huge length");
         ram.write(0x1_0000_0010, &42u64).unwrap();
         assert_eq!(ram.read::<u64>(0x1_0000_0010).unwrap(), 42);
+    }
+
+    #[test]
+    fn layers_map_file_pages_copy_on_write_and_reset_restores_them() {
+        use std::io::Write;
+        let path = std::env::temp_dir().join(format!("seuss-layer-{}", std::process::id()));
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(&[7u8; 4096]).unwrap();
+        f.write_all(&[9u8; 4096]).unwrap();
+        drop(f);
+        let f = std::fs::File::open(&path).unwrap();
+        use std::os::fd::AsRawFd;
+        let runs = [snapfmt::PageRun { first_page: 2, count: 1 }, snapfmt::PageRun { first_page: 5, count: 1 }];
+        let mut ram = GuestRam::from_layers(0x1000_0000, 16 * 4096, &[Layer { fd: f.as_raw_fd(), data_offset: 0, runs: &runs }]).unwrap();
+        assert_eq!(ram.slice(0x1000_0000 + 2 * 4096, 4).unwrap(), &[7; 4]);
+        assert_eq!(ram.slice(0x1000_0000 + 5 * 4096, 4).unwrap(), &[9; 4]);
+        assert_eq!(ram.slice(0x1000_0000 + 3 * 4096, 4).unwrap(), &[0; 4]);
+        assert!(ram.private_pages().unwrap().is_empty(), "nothing written yet");
+        ram.slice_mut(0x1000_0000 + 2 * 4096, 4).unwrap().fill(1);
+        ram.slice_mut(0x1000_0000 + 8 * 4096, 4).unwrap().fill(1);
+        assert_eq!(ram.private_pages().unwrap(), vec![2, 8]);
+        assert_eq!(std::fs::read(&path).unwrap()[0], 7, "the file never changes");
+        ram.reset().unwrap();
+        assert_eq!(ram.slice(0x1000_0000 + 2 * 4096, 4).unwrap(), &[7; 4]);
+        assert_eq!(ram.slice(0x1000_0000 + 8 * 4096, 4).unwrap(), &[0; 4]);
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -1,0 +1,86 @@
+//! `snapfmt`: the on-disk format of a snapshot of a guest (a paused VM: vCPU state plus the
+//! guest pages worth keeping), written by the hypervisor and mapped back by it on restore.
+//!
+//! # File layout
+//!
+//! All integers are little-endian.
+//!
+//! ```text
+//!  offset
+//!       0 +-----------------------------------------------------------------+
+//!         | preamble, PREAMBLE_SIZE = 64 bytes                              |
+//!         |    0  magic              [u8; 8]  b"SEUSSNP\0"                 |
+//!         |    8  format_version     u32      FORMAT_VERSION               |
+//!         |   12  flags              u32      0                            |
+//!         |   16  header_len         u64                                   |
+//!         |   24  header_checksum    u64      xxh3_64(header)              |
+//!         |   32  data_offset        u64      align_up(64 + header_len)    |
+//!         |   40  data_len           u64      stored_pages * PAGE_SIZE     |
+//!         |   48  data_checksum      u64      xxh3_64(data)                |
+//!         |   56  preamble_checksum  u64      xxh3_64(bytes 0..56)         |
+//!      64 +-----------------------------------------------------------------+
+//!         | header: postcard-encoded `Header`, header_len bytes             |
+//!         |   (kind, image, guest memory, parent, vCPU, pending call, runs) |
+//!  64+hl  +-----------------------------------------------------------------+
+//!         | zero padding up to the next PAGE_SIZE boundary                  |
+//!  data_  +-----------------------------------------------------------------+
+//!  offset | data: the stored guest pages, PAGE_SIZE bytes each, in file     |
+//!         | order: run 0's pages, then run 1's, ...                         |
+//!         |   run i covers guest pages first_page .. first_page + count,   |
+//!         |   page p at guest-physical guest_memory_base + p * PAGE_SIZE    |
+//!   end   +-----------------------------------------------------------------+
+//!         file size == data_offset + data_len, exactly
+//! ```
+//!
+//! A snapshot's [`SnapshotId`] is `xxh3_128(header bytes ++ data_checksum.to_le_bytes())`,
+//! stored as the big-endian bytes of the `u128`: it names the content, so writing the same
+//! header and pages twice gives the same id. A function snapshot names its runtime
+//! snapshot by id in [`Header::parent`]; [`Snapshot::check_parent`] enforces the link.
+//!
+//! The version rule is stated once, on [`FORMAT_VERSION`].
+//!
+//! # Reading and writing
+//!
+//! [`write()`] writes a file atomically; [`Snapshot::open`] validates a whole file (preamble,
+//! header, consistency, size, data checksum) before handing it out; [`decode`] does the same
+//! for a file held in memory (the fuzz target `fuzz/fuzz_targets/reader.rs` drives it). The
+//! reader never panics on malformed input: every error is a [`SnapError`].
+//!
+//! ```no_run
+//! use snapfmt::{Snapshot, PAGE_SIZE};
+//! # fn demo(header: snapfmt::Header, pages: Vec<u8>) -> Result<(), snapfmt::SnapError> {
+//! let path = std::path::Path::new("/var/lib/seuss/hello.snap");
+//! // `pages` holds header.stored_pages() pages, run after run.
+//! let id = snapfmt::write(path, &header, &pages)?;
+//! let snap = Snapshot::open(path)?; // fully validated, data checksum included
+//! assert_eq!(snap.id(), id);
+//! snap.check_parent(None)?; // a runtime snapshot has no parent
+//! let mut page = vec![0u8; PAGE_SIZE as usize];
+//! snap.read_page(0, &mut page)?; // or mmap snap.file() at snap.data_offset()
+//! # Ok(()) }
+//! ```
+//!
+//! # Modules
+//!
+//! | module | concern |
+//! |---|---|
+//! | `layout` | constants and the 64-byte preamble |
+//! | `header` | the header types and their consistency rules |
+//! | `read` | [`decode`], [`Snapshot`] |
+//! | `write` | [`write()`], [`encode`] |
+//! | `error` | [`SnapError`] |
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod header;
+mod layout;
+mod read;
+mod write;
+
+pub use error::SnapError;
+pub use header::{Header, ImageRef, Kind, PageRun, ParentRef, ParseSnapshotIdError, SnapshotId, VcpuState};
+pub use layout::{FORMAT_VERSION, MAGIC, MAX_HEADER_LEN, PAGE_SIZE, PREAMBLE_SIZE};
+pub use read::{decode, Decoded, Snapshot};
+pub use write::{encode, write};

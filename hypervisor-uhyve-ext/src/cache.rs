@@ -1,0 +1,131 @@
+//! An in-memory cache of function snapshots over one runtime snapshot.
+//!
+//! Key: the runtime snapshot's id and a 128-bit hash of the function source. A miss takes the
+//! *warm* path: clone the runtime snapshot, hand it the source, let it import the function,
+//! and capture the diff snapshot (typically a few hundred KiB) into the cache directory. The
+//! least recently used entries are evicted (their files deleted) when the stored bytes exceed
+//! the budget. Counters: hits, misses, evictions, resident bytes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use kvm_ioctls::Kvm;
+use snapfmt::SnapshotId;
+
+use crate::instance::{Config, Event, Instance};
+use crate::snapshot::{capture, Loaded, SnapshotError};
+
+/// Cache counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups served from the cache.
+    pub hits: u64,
+    /// Lookups that created a snapshot.
+    pub misses: u64,
+    /// Entries evicted for the budget.
+    pub evictions: u64,
+    /// Snapshot bytes held (page data of the cached diffs).
+    pub resident_bytes: u64,
+    /// Entries held.
+    pub entries: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct Key {
+    runtime: SnapshotId,
+    source: u128,
+}
+
+struct Entry {
+    snap: Arc<Loaded>,
+    bytes: u64,
+    last_used: u64,
+}
+
+/// See the module docs.
+pub struct SnapshotCache {
+    dir: PathBuf,
+    budget: u64,
+    entries: HashMap<Key, Entry>,
+    clock: u64,
+    stats: CacheStats,
+}
+
+impl SnapshotCache {
+    /// A cache writing its snapshots into `dir`, holding at most `budget` bytes.
+    pub fn new(dir: PathBuf, budget: u64) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self { dir, budget, entries: HashMap::new(), clock: 0, stats: CacheStats::default() })
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats { entries: self.entries.len() as u64, ..self.stats }
+    }
+
+    /// The function snapshot for `source` over `runtime`, created on a miss.
+    pub fn get_or_create(
+        &mut self,
+        kvm: &Kvm,
+        runtime: &Arc<Loaded>,
+        source: &str,
+        config: &Config,
+    ) -> Result<Arc<Loaded>, SnapshotError> {
+        self.clock += 1;
+        let key = Key { runtime: runtime.id(), source: xxhash_rust::xxh3::xxh3_128(source.as_bytes()) };
+        if let Some(e) = self.entries.get_mut(&key) {
+            e.last_used = self.clock;
+            self.stats.hits += 1;
+            return Ok(e.snap.clone());
+        }
+        self.stats.misses += 1;
+        let path = self.dir.join(format!("{}-{:032x}.snap", key.runtime, key.source));
+        let snap = warm_snapshot(kvm, runtime, source, config, &path)?;
+        let bytes = snap.stored_bytes();
+        self.stats.resident_bytes += bytes;
+        self.entries.insert(key, Entry { snap: snap.clone(), bytes, last_used: self.clock });
+        self.evict();
+        Ok(snap)
+    }
+
+    fn evict(&mut self) {
+        while self.stats.resident_bytes > self.budget && self.entries.len() > 1 {
+            let Some((&key, _)) = self.entries.iter().min_by_key(|(_, e)| e.last_used) else { return };
+            let e = self.entries.remove(&key).expect("key from the map");
+            self.stats.resident_bytes -= e.bytes;
+            self.stats.evictions += 1;
+            let _ = std::fs::remove_file(e.snap.path());
+        }
+    }
+}
+
+/// The warm path: clone `runtime`, import `source`, capture the function snapshot at `out`.
+pub fn warm_snapshot(
+    kvm: &Kvm,
+    runtime: &Arc<Loaded>,
+    source: &str,
+    config: &Config,
+    out: &std::path::Path,
+) -> Result<Arc<Loaded>, SnapshotError> {
+    let mut inst = Instance::from_snapshot(kvm, runtime, config)?;
+    if inst.pending_call().map(|(p, _)| p) != Some(seuss_abi::Hypercall::FunctionSource.port()) {
+        return Err(SnapshotError::NotParked("the parent is not a runtime snapshot (not waiting for a function)"));
+    }
+    inst.provide_source(Some(source))?;
+    loop {
+        match inst.run()? {
+            Event::WantsSource => inst.provide_source(Some(source))?,
+            Event::WantsInvocation => break,
+            Event::Exited(code) => {
+                return Err(SnapshotError::Import(format!(
+                    "the function could not be imported (guest exit status {code}): {}",
+                    inst.last_result().unwrap_or("no message")
+                )))
+            }
+        }
+    }
+    let image = runtime.header().image.clone();
+    capture(&mut inst, out, image)?;
+    Loaded::open(out)
+}
