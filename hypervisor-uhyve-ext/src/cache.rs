@@ -117,10 +117,11 @@ pub fn warm_snapshot(
         match inst.run()? {
             Event::WantsSource => inst.provide_source(Some(source))?,
             Event::WantsInvocation => break,
-            Event::Exited(code) => {
+            // The launcher reports an import failure as an error result, then exits.
+            Event::Returned | Event::Exited(_) => {
                 return Err(SnapshotError::Import(format!(
-                    "the function could not be imported (guest exit status {code}): {}",
-                    inst.last_result().unwrap_or("no message")
+                    "the function could not be imported: {}",
+                    inst.last_result().unwrap_or("the guest stopped without a message")
                 )))
             }
         }

@@ -127,6 +127,10 @@ pub enum Event {
     WantsInvocation,
     /// The guest exited with this status.
     Exited(i32),
+    /// The guest returned an invocation's result; it is stopped right there (the hot path
+    /// needs nothing after the result). Running it again lets it park for the next
+    /// invocation (reuse).
+    Returned,
 }
 
 /// A console line the function logged.
@@ -147,7 +151,8 @@ pub struct Outcome {
     pub is_error: bool,
     /// Console lines logged during the invocation.
     pub logs: Vec<LogLine>,
-    /// How the invocation ended: parked for the next one, or exited.
+    /// How the invocation ended: [`Event::Returned`] normally, [`Event::Exited`] if the
+    /// guest stopped.
     pub event: Event,
     /// Wall time from completing the NextInvocation hypercall to the result.
     pub run_time: Duration,
@@ -193,6 +198,8 @@ pub struct Instance {
     next_invocation_id: u64,
     /// The snapshot this instance is a clone of.
     origin: Option<Arc<Loaded>>,
+    /// Stopped right after ReturnResult (see [`Event::Returned`]).
+    returned: bool,
 }
 
 fn mem_err(call: &'static str, rip: u64) -> impl Fn(MemError) -> Error {
@@ -231,6 +238,7 @@ impl Instance {
             marks: Marks { created: Some(created), ..Default::default() },
             next_invocation_id: 1,
             origin: None,
+            returned: false,
         })
     }
 
@@ -259,6 +267,7 @@ impl Instance {
             marks: Marks { created: Some(created), started: Some(created), ..Default::default() },
             next_invocation_id: 1,
             origin: Some(snap.clone()),
+            returned: false,
         })
     }
 
@@ -268,7 +277,12 @@ impl Instance {
     pub fn reset(&mut self) -> Result<(), SnapshotError> {
         let snap = self.origin.clone().ok_or(SnapshotError::NotParked("only clones of a snapshot can be reset"))?;
         crate::cpu_state::settle(&mut self.vm.vcpu)?;
-        self.vm.ram.reset()?;
+        // Only pages written since the clone was made are dropped: pages it merely read stay
+        // mapped (they still hold the snapshot's content), so the next invocation does not
+        // fault them in again.
+        let written = self.vm.ram.private_pages()?;
+        self.vm.ram.discard_pages(&written)?;
+        self.returned = false;
         snap.vcpu().restore(&self.vm.vcpu)?;
         let h = snap.header();
         let call = Ours::from_port(h.pending_port).ok_or(SnapshotError::NotParked("snapshot is not parked in an ask hypercall"))?;
@@ -382,6 +396,7 @@ impl Instance {
                 return Err(Error::Crash { what, rip });
             }
             let regs = self.vm.vcpu.get_regs().map_err(|source| KvmError { what: "get regs", source })?;
+            tracing::trace!(port = format_args!("{port:#x}"), rip = format_args!("{:#x}", regs.rip), "hypercall exit");
             if let Some(event) = self.hypercall(port, regs.rdi, regs.rip, deadline)? {
                 return Ok(event);
             }
@@ -555,7 +570,8 @@ impl Instance {
                 let bytes = self.vm.ram.slice(p.buf, p.len).map_err(&e)?;
                 let text = std::str::from_utf8(bytes).map_err(|_| bad("result is not UTF-8"))?;
                 self.result = Some((text.to_owned(), p.is_error != 0));
-                Ok(None)
+                self.returned = true;
+                Ok(Some(Event::Returned))
             }
             Ours::Log => {
                 let p: LogParams = self.vm.ram.read(arg).map_err(&e)?;
@@ -627,6 +643,15 @@ impl Instance {
         self.state_check()?;
         if args.len() > MAX_PAYLOAD {
             return Err(Error::Config(format!("args are {} bytes, over the 1 MiB limit", args.len())));
+        }
+        if self.pending.is_none() && self.returned {
+            // Reuse: let the guest finish the previous invocation and park again.
+            self.returned = false;
+            match self.run()? {
+                Event::WantsInvocation => {}
+                Event::Exited(code) => return Err(Error::Crash { what: format!("guest exited with status {code} after its result"), rip: 0 }),
+                other => return Err(Error::Crash { what: format!("guest did not park for the next invocation ({other:?})"), rip: 0 }),
+            }
         }
         let mut pending = match self.pending {
             Some(p) if p.call == Ours::NextInvocation => p,

@@ -104,7 +104,7 @@ pub fn run_cold(
                 outcome = Some(inst.invoke(args)?);
                 break;
             }
-            Event::Exited(_) => break,
+            Event::Exited(_) | Event::Returned => break,
         }
     }
     let total = t0.elapsed();

@@ -136,10 +136,46 @@ impl GuestRam {
         Ok(())
     }
 
+    /// Drops the private copies of `pages` (sorted guest page numbers): they read as the
+    /// snapshot (or zero) again. One `madvise` per run of consecutive pages.
+    pub fn discard_pages(&mut self, pages: &[u64]) -> std::io::Result<()> {
+        let mut i = 0;
+        while i < pages.len() {
+            let mut j = i + 1;
+            while j < pages.len() && pages[j] == pages[j - 1] + 1 {
+                j += 1;
+            }
+            let (first, count) = (pages[i], (j - i) as u64);
+            if (first + count) * PAGE > self.size {
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "page outside guest RAM"));
+            }
+            // SAFETY: the range lies inside our own mapping (checked); MADV_DONTNEED on a
+            // private mapping only discards private copies.
+            let r = unsafe {
+                libc::madvise(self.host.as_ptr().add((first * PAGE) as usize).cast(), (count * PAGE) as usize, libc::MADV_DONTNEED)
+            };
+            if r != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            i = j;
+        }
+        Ok(())
+    }
+
     /// Guest page numbers (relative to the RAM base) whose content is private to this mapping:
     /// written since it was created (or since [`reset`](Self::reset)), by the guest or the host.
-    /// From `/proc/self/pagemap`: present and not file-backed.
+    /// From `/proc/self/pagemap`: present, not file-backed, exclusively mapped.
     pub fn private_pages(&self) -> std::io::Result<Vec<u64>> {
+        self.scan_pagemap(true)
+    }
+
+    /// Guest page numbers mapped in the host right now (read or written since the mapping was
+    /// made or reset): the pages an invocation touched.
+    pub fn present_pages(&self) -> std::io::Result<Vec<u64>> {
+        self.scan_pagemap(false)
+    }
+
+    fn scan_pagemap(&self, private_only: bool) -> std::io::Result<Vec<u64>> {
         use std::os::unix::fs::FileExt;
         let pages = self.size / PAGE;
         let first = self.host.as_ptr() as u64 / PAGE;
@@ -155,7 +191,10 @@ impl GuestRam {
                 let e = u64::from_le_bytes(e.try_into().expect("8 bytes"));
                 let present = e & (1 << 63) != 0;
                 let file_or_shared = e & (1 << 61) != 0;
-                if present && !file_or_shared {
+                // Bit 56 "exclusively mapped" tells a private copy from the shared zero page,
+                // which a read of never-written anonymous memory maps.
+                let exclusive = e & (1 << 56) != 0;
+                if present && !(private_only && (file_or_shared || !exclusive)) {
                     out.push(page + i as u64);
                 }
             }

@@ -195,7 +195,7 @@ fn an_instance_serves_several_invocations() {
     for name in ["A", "B", "C"] {
         let o = inst.invoke(&format!(r#"{{"name":"{name}"}}"#)).unwrap();
         assert_eq!(o.result.unwrap(), format!(r#"{{"greeting":"Hello, {name}!"}}"#));
-        assert_eq!(o.event, seuss_hv::Event::WantsInvocation);
+        assert_eq!(o.event, seuss_hv::Event::Returned);
         assert_eq!(o.logs[0].text, format!("greeting {name}"));
     }
 }

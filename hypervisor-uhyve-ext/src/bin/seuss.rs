@@ -203,6 +203,11 @@ fn snapshot(a: SnapshotArgs) -> Result<ExitCode> {
         match (event, want) {
             (Event::WantsSource, _) => bail!("{} is a runtime image: use --runtime", path.display()),
             (Event::WantsInvocation, _) => bail!("{} already holds a function: snapshot it without --runtime", path.display()),
+            (Event::Returned, _) => bail!(
+                "{} could not start its function: {}",
+                path.display(),
+                inst.last_result().unwrap_or("no message")
+            ),
             (Event::Exited(code), _) => bail!(
                 "{} exited with status {code} before it could be snapshotted{}",
                 path.display(),
@@ -236,6 +241,11 @@ fn percentile(sorted: &[Duration], p: f64) -> u64 {
     sorted[i].as_micros() as u64
 }
 
+fn median(v: &mut [u64]) -> u64 {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
+
 fn invoke(a: InvokeArgs) -> Result<ExitCode> {
     let kvm = kvm_ioctls::Kvm::new().context("opening /dev/kvm")?;
     let snap = Loaded::open(&a.snapshot)?;
@@ -255,6 +265,7 @@ fn invoke(a: InvokeArgs) -> Result<ExitCode> {
     let mut inst = Instance::from_snapshot(&kvm, &snap, &config)?;
     let clone_time = t0.elapsed();
     let (mut latencies, mut resets) = (Vec::new(), Vec::new());
+    let (mut touched, mut written) = (Vec::new(), Vec::new());
     let mut any_error = false;
     for i in 0..a.count {
         if i > 0 {
@@ -265,6 +276,10 @@ fn invoke(a: InvokeArgs) -> Result<ExitCode> {
         let t = std::time::Instant::now();
         let outcome = inst.invoke(&args)?;
         latencies.push(t.elapsed());
+        if a.stats {
+            touched.push(inst.ram().present_pages()?.len() as u64);
+            written.push(inst.ram().private_pages()?.len() as u64);
+        }
         match &outcome.result {
             Some(r) => println!("{r}"),
             None => println!(
@@ -284,6 +299,8 @@ fn invoke(a: InvokeArgs) -> Result<ExitCode> {
                 "clone_us": clone_time.as_micros() as u64,
                 "invoke_us": {"p50": percentile(&latencies, 0.5), "p90": percentile(&latencies, 0.9), "p99": percentile(&latencies, 0.99), "max": percentile(&latencies, 1.0)},
                 "reset_us": {"p50": percentile(&resets, 0.5), "p99": percentile(&resets, 0.99)},
+                "pages_touched": median(&mut touched),
+                "pages_written": median(&mut written),
             })
         );
     }
