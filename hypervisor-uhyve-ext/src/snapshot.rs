@@ -73,8 +73,8 @@ pub struct Loaded {
     snap: Snapshot,
     parent: Option<Arc<Loaded>>,
     vcpu: Loadable,
-    /// Guest page → (which snapshot of the chain, stored index), for comparisons.
-    index: HashMap<u64, (SnapshotId, u64)>,
+    /// Guest page → stored index, for this snapshot's own pages (comparisons walk the chain).
+    index: HashMap<u64, u64>,
 }
 
 fn file_err(path: &Path) -> impl Fn(snapfmt::SnapError) -> SnapshotError + '_ {
@@ -106,11 +106,11 @@ impl Loaded {
             }
         };
         let vcpu = Loadable::decode(&snap.header().vcpu)?;
-        let mut index = parent.as_ref().map(|p| p.index.clone()).unwrap_or_default();
+        let mut index = HashMap::new();
         let mut stored = 0;
         for run in &snap.header().runs {
             for page in run.first_page..run.first_page + run.count {
-                index.insert(page, (snap.id(), stored));
+                index.insert(page, stored);
                 stored += 1;
             }
         }
@@ -157,22 +157,12 @@ impl Loaded {
         v
     }
 
-    fn chain_member(&self, id: SnapshotId) -> Option<&Snapshot> {
-        if self.snap.id() == id {
-            Some(&self.snap)
-        } else {
-            self.parent.as_ref()?.chain_member(id)
-        }
-    }
-
-    /// Content of guest page `page` in this snapshot (zeros if not stored).
+    /// Content of guest page `page` in this snapshot chain (zeros if no layer stores it).
     fn read_page(&self, page: u64, buf: &mut [u8]) -> Result<(), SnapshotError> {
-        match self.index.get(&page) {
-            Some(&(id, idx)) => {
-                let s = self.chain_member(id).expect("index only names chain members");
-                s.read_page(idx, buf).map_err(file_err(s.path()))
-            }
-            None => {
+        match (self.index.get(&page), &self.parent) {
+            (Some(&idx), _) => self.snap.read_page(idx, buf).map_err(file_err(self.snap.path())),
+            (None, Some(parent)) => parent.read_page(page, buf),
+            (None, None) => {
                 buf.fill(0);
                 Ok(())
             }

@@ -12,15 +12,15 @@ pub struct LineLogger;
 fn emit(msg: &str, state: &ConsoleState, is_error: bool) {
     let indent = state.indent();
     let line = if indent == 0 { msg.to_owned() } else { format!("{:indent$}{msg}", "") };
-    if libos::invocation::log_line(&line, is_error) {
+    if crate::platform::invocation::log_line(&line, is_error) {
         return;
     }
     let mut bytes = line.into_bytes();
     bytes.push(b'\n');
     if is_error {
-        libos::write_stderr(&bytes);
+        crate::platform::write_stderr(&bytes);
     } else {
-        libos::write_stdout(&bytes);
+        crate::platform::write_stdout(&bytes);
     }
 }
 

@@ -63,8 +63,8 @@ impl Xoshiro {
 
 /// Fresh random bytes from the CPU (libos's RDRAND); aborts the guest if the CPU fails.
 fn libos_entropy(buf: &mut [u8]) {
-    if !libos::fill_random(buf) {
-        libos::write_stderr(b"js-launcher: the CPU's random number generator failed\n");
+    if !crate::platform::fill_random(buf) {
+        crate::platform::write_stderr(b"js-launcher: the CPU's random number generator failed\n");
         std::process::exit(134);
     }
 }
@@ -93,7 +93,7 @@ fn random_bytes(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Js
 
 /// `__seuss_now_ms()`: monotonic milliseconds (for `performance.now`).
 fn now_ms(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
-    Ok(JsValue::from(libos::monotonic_ns() as f64 / 1e6))
+    Ok(JsValue::from(crate::platform::monotonic_ns() as f64 / 1e6))
 }
 
 /// Builds the context. `Err` carries a message for the user.
@@ -108,7 +108,7 @@ pub fn init(executor: Rc<Executor>) -> Result<Context, String> {
     for (name, len, f) in natives {
         ctx.register_global_builtin_callable(js_string!(name), len, f).map_err(|e| e.to_string())?;
     }
-    ctx.register_global_property(js_string!("__seuss_time_origin"), JsValue::from(libos::realtime_ns() as f64 / 1e6), Attribute::all())
+    ctx.register_global_property(js_string!("__seuss_time_origin"), JsValue::from(crate::platform::realtime_ns() as f64 / 1e6), Attribute::all())
         .map_err(|e| e.to_string())?;
     ctx.eval(Source::from_bytes(PRELUDE)).map_err(|e| format!("launcher prelude failed: {e}"))?;
     Ok(ctx)

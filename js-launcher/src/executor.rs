@@ -2,7 +2,7 @@
 //!
 //! Boa hands every job to [`JobExecutor::enqueue_job`]. [`run_jobs`](Executor::run_jobs)
 //! drains promise/generic jobs, then runs timers that are due; when only future timers are
-//! left it *waits* through one libos call ([`libos::invocation::sleep_ns`]), which our
+//! left it *waits* through one libos call ([`crate::platform::invocation::sleep_ns`]), which our
 //! hypervisor turns into a host-side sleep (a waiting guest burns no host core). It returns
 //! when no work is left at all.
 
@@ -102,7 +102,7 @@ impl JobExecutor for Executor {
             let now = context.clock().now();
             if key.0 > now {
                 let wait = key.0 - now;
-                libos::invocation::sleep_ns(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
+                crate::platform::invocation::sleep_ns(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
                 continue;
             }
             let timer = self.timers.borrow_mut().remove(&key);

@@ -13,17 +13,25 @@
 //! wrote into [`payload`], the args are the command line (`uhyve fn.img -- '<json>'`), console
 //! lines go to stdout and the result is the last stdout line; exit status 0, or 1 for an
 //! error result. A runtime image (no payload) run this way exits 2 with an error result.
+//!
+//! Built for the host instead (`cargo build -p js-launcher`), it is a plain Linux process,
+//! `js-launcher FN.js [ARGS_JSON]`, with the same engine set-up and function contract: the
+//! benchmarks' "Boa as a process" baseline.
 
 mod console;
 mod engine;
 mod executor;
 mod function;
 mod payload;
+mod platform;
 
 use std::rc::Rc;
 
-use libos::invocation::{self, Channel};
+use platform::invocation::{self, Channel};
 use seuss_abi::Phase;
+
+#[cfg(target_os = "hermit")]
+use libos as _;
 
 /// Exit status for an error result.
 const EXIT_FUNCTION_ERROR: i32 = 1;
@@ -63,12 +71,12 @@ fn main() {
 
     match invocation::channel() {
         Channel::Standalone => {
-            let args = libos::raw_app_args();
+            let args = crate::platform::raw_app_args();
             let out = function::invoke(&main_fn, &args, &mut ctx, &executor);
             invocation::mark(Phase::Ran);
             let mut line = out.json.into_bytes();
             line.push(b'\n');
-            libos::write_stdout(&line);
+            crate::platform::write_stdout(&line);
             std::process::exit(if out.is_error { EXIT_FUNCTION_ERROR } else { 0 });
         }
         Channel::Seuss(_) => loop {
@@ -94,7 +102,7 @@ fn main() {
 fn fail(msg: &str, code: i32) -> ! {
     let json = function::plain_error(msg);
     if !invocation::return_result(&json, true) {
-        libos::write_stdout(format!("{json}\n").as_bytes());
+        crate::platform::write_stdout(format!("{json}\n").as_bytes());
     }
     std::process::exit(code)
 }

@@ -26,6 +26,5 @@ pub fn rdrand() -> Option<u64> {
 
 #[target_feature(enable = "rdrand")]
 unsafe fn rdrand_step(v: &mut u64) -> i32 {
-    // SAFETY: guarded by the target feature of this function.
-    unsafe { _rdrand64_step(v) }
+    _rdrand64_step(v)
 }

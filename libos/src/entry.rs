@@ -296,7 +296,7 @@ unsafe fn enter_user(boot_info: *const RawBootInfo) -> ! {
             rsp = in(reg) stack,
             rflags = const USER_RFLAGS,
             cs = const USER_CS as u64,
-            rip = in(reg) crate::start::user_start as usize,
+            rip = in(reg) crate::start::user_start as *const () as usize,
             in("rdi") boot_info,
             options(noreturn),
         )

@@ -46,8 +46,7 @@ pub fn stub_table_base() -> u64 {
     unsafe extern "C" {
         static libos_fault_stubs: u8;
     }
-    // SAFETY: only the address of the assembly label is taken.
-    unsafe { addr_of!(libos_fault_stubs) as u64 }
+    addr_of!(libos_fault_stubs) as u64
 }
 
 // Vectors 8, 10-14, 17, 21, 29 and 30 push an error code; the others get a 0 so that every

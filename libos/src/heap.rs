@@ -13,25 +13,18 @@ use talc::{ErrOnOom, Span, Talc};
 use crate::sync::SpinLock;
 
 static HEAP: SpinLock<Talc<ErrOnOom>> = SpinLock::new(Talc::new(ErrOnOom));
-static ARENA: SpinLock<(u64, u64)> = SpinLock::new((0, 0));
 
 /// Hands `[start, end)` to the allocator. Called once at boot.
 ///
 /// # Safety
 /// The range must be RAM that nothing else uses, mapped writable.
 pub unsafe fn init(start: u64, end: u64) {
-    *ARENA.lock() = (start, end);
     // SAFETY: the caller guarantees the span is free, writable memory.
     let claimed = unsafe { HEAP.lock().claim(Span::new(start as *mut u8, end as *mut u8)) };
     if claimed.is_err() {
         crate::console::write_stderr(b"libos: no memory left for the heap (image too large for -m?)\n");
         crate::hypercall::exit(crate::sys::ABORT_EXIT_CODE);
     }
-}
-
-/// The arena's bounds, for diagnostics.
-pub fn arena() -> (u64, u64) {
-    *ARENA.lock()
 }
 
 fn layout(size: usize, align: usize) -> Option<Layout> {

@@ -1,5 +1,7 @@
 //! `seuss`: run functions and images on our hypervisor.
 
+mod bench;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -39,6 +41,8 @@ enum Cmd {
         /// The snapshot file.
         snapshot: PathBuf,
     },
+    /// Benchmarks: startup, density, throughput, burst (needs `cargo xtask build-test-images`).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -170,6 +174,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Snapshot(a) => snapshot(a),
         Cmd::Invoke(a) => invoke(a),
         Cmd::Inspect { snapshot } => inspect(&snapshot),
+        Cmd::Bench(a) => bench::run(a).map(|()| ExitCode::SUCCESS),
     }
 }
 

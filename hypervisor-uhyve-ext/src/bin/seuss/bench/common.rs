@@ -1,0 +1,144 @@
+//! What every experiment shares: paths, the machine record, percentiles, child processes,
+//! memory readings and the progress bar.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+
+/// Paths and switches of one benchmark run.
+pub struct Env {
+    /// Workspace root (examples/, node scripts).
+    pub root: PathBuf,
+    /// Built images (`cargo xtask build-test-images`).
+    pub images: PathBuf,
+    /// Scratch directory for snapshots.
+    pub work: PathBuf,
+    /// KVM.
+    pub kvm: kvm_ioctls::Kvm,
+}
+
+impl Env {
+    /// Sets up paths; fails with a hint when the images are missing.
+    pub fn new(root: PathBuf, images: Option<PathBuf>) -> Result<Self> {
+        let images = images.unwrap_or_else(|| root.join("target/images"));
+        for needed in ["runtime.img", "nop.img", "hello.img", "fib.img", "sleep.img"] {
+            if !images.join(needed).is_file() {
+                bail!("{} is missing: build the images first with `cargo xtask build-test-images`", images.join(needed).display());
+            }
+        }
+        let work = std::env::temp_dir().join(format!("seuss-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&work)?;
+        Ok(Self { root, images, work, kvm: kvm_ioctls::Kvm::new().context("opening /dev/kvm")? })
+    }
+
+    /// An image by example name.
+    pub fn image(&self, name: &str) -> PathBuf {
+        self.images.join(format!("{name}.img"))
+    }
+
+    /// An example's source file.
+    pub fn example(&self, name: &str) -> PathBuf {
+        self.root.join(format!("examples/{name}.js"))
+    }
+
+    /// A node script of ours.
+    pub fn node_script(&self, name: &str) -> PathBuf {
+        self.root.join(format!("hypervisor-uhyve-ext/node/{name}"))
+    }
+
+    /// The js-launcher built for the host, if present.
+    pub fn host_launcher(&self) -> Option<PathBuf> {
+        let p = self.root.join("target/release/js-launcher");
+        p.is_file().then_some(p)
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.work);
+    }
+}
+
+/// Percentiles of a sample, in microseconds.
+pub fn dist(samples: &[Duration]) -> Value {
+    let mut v: Vec<u64> = samples.iter().map(|d| d.as_micros() as u64).collect();
+    v.sort_unstable();
+    let p = |q: f64| if v.is_empty() { 0 } else { v[((v.len() - 1) as f64 * q).round() as usize] };
+    json!({"p50": p(0.5), "p90": p(0.9), "p99": p(0.99), "n": v.len()})
+}
+
+/// p50 of a [`dist`] value.
+pub fn p50(d: &Value) -> f64 {
+    d["p50"].as_f64().unwrap_or(0.0)
+}
+
+/// What this machine is (cores, memory, kernel, KVM flavour).
+pub fn machine() -> Value {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kib: u64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let kvm = ["kvm_pvm", "kvm_intel", "kvm_amd"]
+        .into_iter()
+        .find(|m| Path::new(&format!("/sys/module/{m}")).exists())
+        .unwrap_or("unknown");
+    json!({
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "memory_bytes": mem_kib * 1024,
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+        "kvm": kvm,
+    })
+}
+
+/// The git commit of the workspace, if known.
+pub fn commit(root: &Path) -> String {
+    Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Runs a command to completion (output discarded), returning its wall time.
+pub fn time_process(cmd: &mut Command) -> Result<Duration> {
+    let t = Instant::now();
+    let st = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().with_context(|| format!("running {cmd:?}"))?;
+    let took = t.elapsed();
+    if !st.success() {
+        bail!("{cmd:?} failed ({st})");
+    }
+    Ok(took)
+}
+
+/// Proportional set size of a process in bytes (`/proc/PID/smaps_rollup`).
+pub fn pss(pid: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with("Pss:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0)
+        * 1024
+}
+
+/// A progress bar for `total` steps.
+pub fn progress(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:<28} [{bar:30}] {pos}/{len} [{elapsed}]")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}

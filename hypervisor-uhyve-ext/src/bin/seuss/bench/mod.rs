@@ -1,0 +1,124 @@
+//! `seuss bench`: the paper's experiments against baselines measured in the same run.
+//!
+//! Every experiment prints a human table; `--json FILE|-` writes a document recording the
+//! machine, the commit, the parameters and every figure; `--quick` shrinks it to seconds (CI
+//! runs that and checks the JSON's shape, never its timings).
+
+mod burst;
+mod common;
+mod density;
+mod startup;
+mod throughput;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use serde_json::json;
+
+/// The experiments.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Experiment {
+    /// cold / warm / hot / reuse starts vs Node.js, uhyve and Boa processes.
+    Startup,
+    /// Memory per cached function, per live clone, per Node.js process.
+    Density,
+    /// Invocations per second with concurrent clients.
+    Throughput,
+    /// Latency under periodic bursts.
+    Burst,
+}
+
+/// Arguments of `seuss bench`.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Which experiment.
+    pub experiment: Experiment,
+    /// Write the JSON document here (`-` for stdout).
+    #[arg(long)]
+    pub json: Option<String>,
+    /// Write the burst plot here (SVG).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// A CI-sized run (seconds).
+    #[arg(long)]
+    pub quick: bool,
+    /// Samples per start kind (startup).
+    #[arg(long)]
+    pub runs: Option<usize>,
+    /// Functions for startup (default nop, hello, fib; nop with --quick).
+    #[arg(long, value_delimiter = ',')]
+    pub functions: Option<Vec<String>>,
+    /// Workspace root (examples and node scripts).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/.."))]
+    pub root: PathBuf,
+    /// Directory with the built images (default ROOT/target/images).
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+}
+
+/// Runs one experiment and reports it.
+pub fn run(a: BenchArgs) -> Result<()> {
+    if a.plot.is_some() && !matches!(a.experiment, Experiment::Burst) {
+        bail!("--plot is only produced by the burst experiment");
+    }
+    let env = common::Env::new(a.root.clone(), a.images.clone())?;
+    let (name, params, results, table, svg) = match a.experiment {
+        Experiment::Startup => {
+            let runs = a.runs.unwrap_or(if a.quick { 3 } else { 20 });
+            let functions = a.functions.clone().unwrap_or_else(|| {
+                if a.quick { vec!["nop".into()] } else { vec!["nop".into(), "hello".into(), "fib".into()] }
+            });
+            let r = startup::run(&env, &functions, runs)?;
+            let t = startup::table(&r);
+            ("startup", json!({"runs": runs, "functions": functions}), r, t, None)
+        }
+        Experiment::Density => {
+            let (k, l, m) = if a.quick { (10, 4, 2) } else { (1000, 100, 10) };
+            let budget = 24u64 << 30;
+            let r = density::run(&env, k, l, m, budget)?;
+            let t = density::table(&r);
+            ("density", json!({"functions": k, "live_clones": l, "node_processes": m, "budget_bytes": budget}), r, t, None)
+        }
+        Experiment::Throughput => {
+            let (clients, secs) = if a.quick { (8, 2) } else { (64, 20) };
+            let r = throughput::run(&env, clients, Duration::from_secs(secs))?;
+            let t = throughput::table(&r);
+            ("throughput", json!({"clients": clients, "seconds": secs}), r, t, None)
+        }
+        Experiment::Burst => {
+            let p = if a.quick {
+                burst::Params { size: 4, bursts: 2, periods: vec![1.0], fib_n: 22, sleep_ms: 100 }
+            } else {
+                burst::Params { size: 128, bursts: 2, periods: vec![16.0, 32.0], fib_n: 28, sleep_ms: 250 }
+            };
+            let (r, svg) = burst::run(&env, &p)?;
+            let t = burst::table(&r);
+            (
+                "burst",
+                json!({"burst_size": p.size, "bursts": p.bursts, "periods_s": p.periods, "fib_n": p.fib_n, "sleep_ms": p.sleep_ms}),
+                r,
+                t,
+                Some(svg),
+            )
+        }
+    };
+    print!("{table}");
+    let doc = json!({
+        "experiment": name,
+        "quick": a.quick,
+        "machine": common::machine(),
+        "commit": common::commit(&a.root),
+        "parameters": params,
+        "results": results,
+    });
+    match a.json.as_deref() {
+        Some("-") => println!("{}", serde_json::to_string_pretty(&doc)?),
+        Some(path) => std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")?,
+        None => {}
+    }
+    if let (Some(path), Some(svg)) = (&a.plot, svg) {
+        std::fs::write(path, svg)?;
+    }
+    Ok(())
+}

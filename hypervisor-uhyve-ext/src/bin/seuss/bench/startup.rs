@@ -1,0 +1,250 @@
+//! `seuss bench startup`: cold, warm, hot and reuse starts against baselines measured in the
+//! same run (Node.js process, warm Node.js, stock uhyve cold boot, Boa as a Linux process).
+//!
+//! Every figure is the wall time from "request arrives" to "result in hand":
+//! * cold: new VM, boot the function image, initialise, import, run (`run_cold`);
+//! * warm: clone the runtime snapshot, hand over the source, import, run;
+//! * hot: run on a ready clone of the function snapshot (clones are reset off the request
+//!   path, as a pool of VM shells does); `hot_new_vm` also creates the clone's VM per request;
+//! * reuse: run again in the same live instance (not isolated; for comparison).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use seuss_hv::{run_cold, Config, Event, Image, Instance, Loaded};
+use serde_json::{json, Value};
+
+use super::common::{dist, p50, progress, time_process, Env};
+
+fn args_for(function: &str) -> &'static str {
+    match function {
+        "hello" => r#"{"name":"bench"}"#,
+        _ => "{}",
+    }
+}
+
+fn expect_ok(o: &seuss_hv::Outcome, what: &str) -> Result<()> {
+    if o.is_error || o.result.is_none() {
+        bail!("{what}: the function failed: {:?}", o.result);
+    }
+    Ok(())
+}
+
+/// Runs the experiment for `functions`, `runs` samples each.
+pub fn run(env: &Env, functions: &[String], runs: usize) -> Result<Value> {
+    let cfg = Config::default();
+    let runtime_img = Image::from_file(&env.image("runtime"))?;
+    let runtime_snap = env.work.join("runtime.snap");
+    {
+        let mut inst = Instance::boot(&env.kvm, &runtime_img, &cfg)?;
+        if inst.run()? != Event::WantsSource {
+            bail!("the runtime image did not ask for a function");
+        }
+        seuss_hv::capture(&mut inst, &runtime_snap, seuss_hv::snapshot::image_ref(&env.image("runtime"))?)?;
+    }
+    let runtime = Loaded::open(&runtime_snap)?;
+    let mut per_function = serde_json::Map::new();
+    let kinds = 9;
+    let bar = progress((functions.len() * runs * kinds) as u64, "startup");
+    for f in functions {
+        bar.set_message(format!("startup {f}"));
+        let args = args_for(f);
+        let src_path = env.example(f);
+        let source = std::fs::read_to_string(&src_path).with_context(|| format!("reading {}", src_path.display()))?;
+        let image_path = env.image(f);
+        let image = Image::from_file(&image_path)?;
+        let mut samples: Vec<(&str, Vec<Duration>)> = Vec::new();
+
+        // cold
+        let mut v = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            let r = run_cold(&env.kvm, &image, &cfg, None, args)?;
+            v.push(t.elapsed());
+            expect_ok(r.outcome.as_ref().context("cold run returned no outcome")?, "cold")?;
+            bar.inc(1);
+        }
+        samples.push(("cold_us", v));
+
+        // warm
+        let mut v = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            let mut inst = Instance::from_snapshot(&env.kvm, &runtime, &cfg)?;
+            inst.provide_source(Some(&source))?;
+            if inst.run()? != Event::WantsInvocation {
+                bail!("warm start of {f}: the function did not import");
+            }
+            let o = inst.invoke(args)?;
+            v.push(t.elapsed());
+            expect_ok(&o, "warm")?;
+            bar.inc(1);
+        }
+        samples.push(("warm_us", v));
+
+        // hot: function snapshot, ready clone reset off the request path
+        let fn_snap = env.work.join(format!("{f}.snap"));
+        {
+            let mut inst = Instance::boot(&env.kvm, &image, &cfg)?;
+            if inst.run()? != Event::WantsInvocation {
+                bail!("{f} image did not park for an invocation");
+            }
+            seuss_hv::capture(&mut inst, &fn_snap, seuss_hv::snapshot::image_ref(&image_path)?)?;
+        }
+        let snap = Loaded::open(&fn_snap)?;
+        let mut inst = Instance::from_snapshot(&env.kvm, &snap, &cfg)?;
+        expect_ok(&inst.invoke(args)?, "hot warm-up")?;
+        let mut v = Vec::new();
+        for _ in 0..runs {
+            inst.reset()?;
+            let t = Instant::now();
+            let o = inst.invoke(args)?;
+            v.push(t.elapsed());
+            expect_ok(&o, "hot")?;
+            bar.inc(1);
+        }
+        samples.push(("hot_us", v));
+
+        // hot, creating the clone's VM per request
+        let mut v = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            let mut fresh = Instance::from_snapshot(&env.kvm, &snap, &cfg)?;
+            let o = fresh.invoke(args)?;
+            v.push(t.elapsed());
+            expect_ok(&o, "hot (new VM)")?;
+            bar.inc(1);
+        }
+        samples.push(("hot_new_vm_us", v));
+
+        // reuse: same instance, no reset
+        let mut v = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            let o = inst.invoke(args)?;
+            v.push(t.elapsed());
+            expect_ok(&o, "reuse")?;
+            bar.inc(1);
+        }
+        samples.push(("reuse_us", v));
+
+        // Node.js as a process per request
+        let harness = env.node_script("harness.mjs");
+        let mut v = Vec::new();
+        for _ in 0..runs {
+            v.push(time_process(Command::new("node").arg(&harness).arg(&src_path).arg(args))?);
+            bar.inc(1);
+        }
+        samples.push(("node_process_us", v));
+
+        // Node.js warm: one long-lived process, one request per line
+        let mut child = Command::new("node")
+            .arg(env.node_script("warm.mjs"))
+            .arg(&src_path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting node warm.mjs")?;
+        let mut stdin = child.stdin.take().expect("piped");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let mut v = Vec::new();
+        for i in 0..=runs {
+            let t = Instant::now();
+            writeln!(stdin, "{args}")?;
+            lines.next().context("node warm.mjs ended")??;
+            if i > 0 {
+                v.push(t.elapsed()); // the first request pays the import: not a warm start
+                bar.inc(1);
+            }
+        }
+        drop(stdin);
+        let _ = child.wait();
+        samples.push(("node_warm_us", v));
+
+        // stock uhyve cold boot of the same image
+        let mut v = Vec::new();
+        for _ in 0..runs {
+            v.push(time_process(Command::new(uhyve_bin()).arg(&image_path).arg("--").arg(args))?);
+            bar.inc(1);
+        }
+        samples.push(("uhyve_cold_us", v));
+
+        // Boa as a Linux process (js-launcher built for the host)
+        let mut v = Vec::new();
+        if let Some(launcher) = env.host_launcher() {
+            for _ in 0..runs {
+                v.push(time_process(Command::new(&launcher).arg(&src_path).arg(args))?);
+                bar.inc(1);
+            }
+        } else {
+            bar.inc(runs as u64);
+        }
+        samples.push(("boa_process_us", v));
+
+        let mut obj = serde_json::Map::new();
+        for (k, v) in &samples {
+            obj.insert((*k).to_owned(), dist(v));
+        }
+        let hot = p50(&obj["hot_us"]).max(1.0);
+        obj.insert(
+            "ratios".into(),
+            json!({
+                "node_process_over_hot": p50(&obj["node_process_us"]) / hot,
+                "cold_over_hot": p50(&obj["cold_us"]) / hot,
+                "uhyve_cold_over_hot": p50(&obj["uhyve_cold_us"]) / hot,
+                "warm_over_hot": p50(&obj["warm_us"]) / hot,
+            }),
+        );
+        obj.insert("function_snapshot_stored_bytes".into(), json!(snap.stored_bytes()));
+        per_function.insert(f.clone(), Value::Object(obj));
+    }
+    bar.finish_and_clear();
+    Ok(json!({
+        "runtime_snapshot_stored_bytes": runtime.stored_bytes(),
+        "functions": per_function,
+    }))
+}
+
+/// Stock uhyve from the project's set-up.
+pub fn uhyve_bin() -> std::path::PathBuf {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"));
+    home.join("bin/uhyve")
+}
+
+/// The human table.
+pub fn table(results: &Value) -> String {
+    let mut out = String::new();
+    let keys = [
+        "hot_us", "hot_new_vm_us", "reuse_us", "warm_us", "cold_us", "uhyve_cold_us", "boa_process_us", "node_warm_us",
+        "node_process_us",
+    ];
+    if let Some(fs) = results["functions"].as_object() {
+        for (f, r) in fs {
+            out.push_str(&format!("{f}: µs        p50       p90       p99     n\n"));
+            for k in keys {
+                let d = &r[k];
+                out.push_str(&format!(
+                    "  {:<16} {:>9} {:>9} {:>9} {:>5}\n",
+                    k.trim_end_matches("_us"),
+                    d["p50"],
+                    d["p90"],
+                    d["p99"],
+                    d["n"]
+                ));
+            }
+            let ra = &r["ratios"];
+            out.push_str(&format!(
+                "  node process / hot = {:.1}x, cold / hot = {:.1}x, uhyve cold / hot = {:.1}x\n",
+                ra["node_process_over_hot"].as_f64().unwrap_or(0.0),
+                ra["cold_over_hot"].as_f64().unwrap_or(0.0),
+                ra["uhyve_cold_over_hot"].as_f64().unwrap_or(0.0)
+            ));
+        }
+    }
+    out
+}
