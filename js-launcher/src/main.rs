@@ -38,13 +38,46 @@ const EXIT_FUNCTION_ERROR: i32 = 1;
 /// Exit status when no function could be obtained or imported.
 const EXIT_NO_FUNCTION: i32 = 2;
 
+/// Guest-side phase timestamps, printed to stderr as `seuss-timings: ...` when the
+/// environment variable `SEUSS_TIMINGS` is set (e.g. `uhyve -e SEUSS_TIMINGS=1 fn.img`), so
+/// cold starts can be split on stock uhyve too.
+struct Timings {
+    /// From libos's CPL3 start-up (its clock's zero) to `main`.
+    startup_us: u64,
+    start_ns: u64,
+    engine_ns: u64,
+    import_ns: u64,
+}
+
+impl Timings {
+    fn print(&self, run_done_ns: u64) {
+        if std::env::var_os("SEUSS_TIMINGS").is_some() {
+            let us = |a: u64, b: u64| b.saturating_sub(a) / 1000;
+            eprintln!(
+                "seuss-timings: startup_us={} engine_us={} import_us={} run_us={}",
+                self.startup_us,
+                us(self.start_ns, self.engine_ns),
+                us(self.engine_ns, self.import_ns),
+                us(self.import_ns, run_done_ns)
+            );
+        }
+    }
+}
+
 fn main() {
+    let mut timings = Timings {
+        startup_us: platform::monotonic_ns() / 1000,
+        start_ns: platform::monotonic_ns(),
+        engine_ns: 0,
+        import_ns: 0,
+    };
     let executor = Rc::new(executor::Executor::default());
     let mut ctx = match engine::init(executor.clone()) {
         Ok(ctx) => ctx,
         Err(e) => fail(&format!("engine initialisation failed: {e}"), EXIT_NO_FUNCTION),
     };
     invocation::mark(Phase::EngineReady);
+    timings.engine_ns = platform::monotonic_ns();
 
     // Runtime snapshot point: a runtime image asks the hypervisor for its function.
     let source = match payload::embedded_source() {
@@ -68,12 +101,14 @@ fn main() {
     };
     drop(source);
     invocation::mark(Phase::Imported);
+    timings.import_ns = platform::monotonic_ns();
 
     match invocation::channel() {
         Channel::Standalone => {
             let args = crate::platform::raw_app_args();
             let out = function::invoke(&main_fn, &args, &mut ctx, &executor);
             invocation::mark(Phase::Ran);
+            timings.print(platform::monotonic_ns());
             let mut line = out.json.into_bytes();
             line.push(b'\n');
             crate::platform::write_stdout(&line);

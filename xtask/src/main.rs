@@ -7,6 +7,7 @@
 //! | `demo` | set-up, build the examples, run them on stock uhyve (the README's first command) |
 //! | `test` | set-up, build the test images, run the whole test suite (the README's second command, `.ci/run`) |
 
+mod bench_cold;
 mod guest;
 mod jsimage;
 mod setup;
@@ -46,6 +47,20 @@ enum Cmd {
     /// Build every image the test suite uses into target/images (tests call this themselves
     /// when run without `cargo xtask test`).
     BuildTestImages,
+    /// Full benchmark run: every `seuss bench` experiment, JSON and the burst plot into
+    /// bench-results/ (what BENCHMARKS.md shows).
+    Bench {
+        /// CI-sized instead of full.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Cold-start figures on stock uhyve and `seuss run` (boot, spin ratio, largest
+    /// allocation, JS start-up split, build-image time); writes target/bench-cold.json.
+    BenchCold {
+        /// Samples per figure (medians are reported).
+        #[arg(short, default_value_t = 20)]
+        n: usize,
+    },
     /// Set up, build the test images and run the whole test suite.
     Test {
         /// Extra arguments for the test runner (e.g. a test name filter).
@@ -81,6 +96,8 @@ fn run(cli: Cli) -> Result<()> {
             build_test_images()
         }
         Cmd::Test { args } => test(&args),
+        Cmd::BenchCold { n } => bench_cold::run(n),
+        Cmd::Bench { quick } => bench_all(quick),
     }
 }
 
@@ -92,6 +109,37 @@ pub fn workspace_root() -> PathBuf {
 /// Where test and demo images are built.
 pub fn image_dir() -> PathBuf {
     workspace_root().join("target/images")
+}
+
+fn bench_all(quick: bool) -> Result<()> {
+    setup::ensure_all()?;
+    build_test_images()?;
+    let root = workspace_root();
+    let ok = Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["build", "--release", "--quiet", "-p", "hypervisor-uhyve-ext", "--bin", "seuss"])
+        .status()?
+        .success();
+    if !ok {
+        bail!("building seuss failed");
+    }
+    let out = root.join("bench-results");
+    std::fs::create_dir_all(&out)?;
+    for e in ["startup", "density", "throughput", "burst"] {
+        let mut cmd = Command::new(root.join("target/release/seuss"));
+        cmd.current_dir(&root).args(["bench", e, "--json"]).arg(out.join(format!("{e}.json")));
+        if e == "burst" {
+            cmd.arg("--plot").arg(out.join("burst.svg"));
+        }
+        if quick {
+            cmd.arg("--quick");
+        }
+        println!("\n$ seuss bench {e}{}", if quick { " --quick" } else { "" });
+        if !cmd.status()?.success() {
+            bail!("seuss bench {e} failed");
+        }
+    }
+    Ok(())
 }
 
 fn demo() -> Result<()> {
@@ -107,7 +155,7 @@ fn demo() -> Result<()> {
 }
 
 /// Builds every image the tests use into [`image_dir`].
-fn build_test_images() -> Result<()> {
+pub fn build_test_images() -> Result<()> {
     let root = workspace_root();
     let dir = image_dir();
     guest::build_crate_image(&root.join("examples/rust-hello"), &dir.join("rust-hello.img"))?;
@@ -123,14 +171,15 @@ fn build_test_images() -> Result<()> {
             jsimage::write_function_image(&runtime, source.as_bytes(), &dir.join(format!("{stem}.img")))?;
         }
     }
-    // The same rust-hello built for the host: the native baseline of the spin-loop test.
+    // The same rust-hello built for the host: the native baseline of the spin-loop test; and
+    // js-launcher built for the host: the "Boa as a Linux process" baseline of the benchmarks.
     let ok = Command::new(env!("CARGO"))
         .current_dir(&root)
-        .args(["build", "--release", "--quiet", "-p", "rust-hello"])
+        .args(["build", "--release", "--quiet", "-p", "rust-hello", "-p", "js-launcher"])
         .status()?
         .success();
     if !ok {
-        bail!("building rust-hello for the host failed");
+        bail!("building rust-hello and js-launcher for the host failed");
     }
     std::fs::copy(root.join("target/release/rust-hello"), dir.join("rust-hello-native"))?;
     Ok(())

@@ -18,6 +18,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 fn main() -> Result<(), String> {
     let booted = Instant::now();
+    // libos's clock starts when its CPL3 start-up begins: this is start-up-to-main.
+    #[cfg(target_os = "hermit")]
+    println!("rust-hello: libos start-up to main {} us", libos::monotonic_ns() / 1000);
     let args: Vec<String> = std::env::args().collect();
     println!("rust-hello: args = {:?}", &args[1..]);
     let mut env: Vec<(String, String)> = std::env::vars().collect();
