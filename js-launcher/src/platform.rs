@@ -50,7 +50,8 @@ mod host {
     }
 
     /// The invocation calls, standalone: the function comes from the file named by the first
-    /// command-line argument.
+    /// command-line argument. Mirrors `libos::invocation`, so some items go unused here.
+    #[allow(dead_code)]
     pub mod invocation {
         /// Always [`Channel::Standalone`] on the host.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -144,12 +144,34 @@ fn bench_all(quick: bool) -> Result<()> {
 
 fn demo() -> Result<()> {
     setup::ensure_all()?;
-    let img = image_dir().join("rust-hello.img");
-    guest::build_crate_image(&workspace_root().join("examples/rust-hello"), &img)?;
-    println!("\n$ uhyve {} -- alpha beta", img.display());
-    let status = Command::new(setup::uhyve_bin()).arg(&img).args(["--", "alpha", "beta"]).status()?;
+    let root = workspace_root();
+    let dir = image_dir();
+    let img = dir.join("hello.img");
+    jsimage::build_function_image(&root.join("examples/hello.js"), &img)?;
+    let args = r#"{"name":"Ada"}"#;
+    println!("\n$ uhyve {} -- '{args}'", img.display());
+    let status = Command::new(setup::uhyve_bin()).arg(&img).args(["--", args]).status()?;
     if !status.success() {
         bail!("uhyve exited with {status}");
+    }
+    let ok = Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["build", "--release", "--quiet", "-p", "hypervisor-uhyve-ext", "--bin", "seuss"])
+        .status()?
+        .success();
+    if !ok {
+        bail!("building seuss failed");
+    }
+    let seuss = root.join("target/release/seuss");
+    let snap = dir.join("hello.snap");
+    for step in [
+        vec!["snapshot".to_owned(), img.display().to_string(), "-o".into(), snap.display().to_string()],
+        vec!["invoke".to_owned(), snap.display().to_string(), "--args".into(), args.into(), "-n".into(), "3".into(), "--stats".into()],
+    ] {
+        println!("\n$ seuss {}", step.join(" "));
+        if !Command::new(&seuss).args(&step).status()?.success() {
+            bail!("seuss {} failed", step[0]);
+        }
     }
     Ok(())
 }
