@@ -12,21 +12,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
-/// Errno values of the Hermit ABI.
-pub mod errno {
-    /// No such file.
-    pub const ENOENT: i32 = 2;
-    /// I/O error.
-    pub const EIO: i32 = 5;
-    /// Bad descriptor.
-    pub const EBADF: i32 = 9;
-    /// Permission denied.
-    pub const EACCES: i32 = 13;
-    /// Invalid argument.
-    pub const EINVAL: i32 = 22;
-    /// Too many open files.
-    pub const EMFILE: i32 = 24;
-}
+pub use seuss_abi::errno;
 
 /// One `HOST:GUEST` mapping.
 #[derive(Clone, Debug)]

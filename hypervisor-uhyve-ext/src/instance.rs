@@ -454,12 +454,9 @@ impl Instance {
                 let name: u64 = ram.read(arg).map_err(&e)?;
                 let flags: i32 = ram.read(arg + 8).map_err(&e)?;
                 let mode: i32 = ram.read(arg + 12).map_err(&e)?;
-                let ret = match ram.c_str(name, 4096).map_err(&e)? {
-                    Ok(path) => {
-                        let path = path.to_owned();
-                        self.files.open(&path, flags, mode)
-                    }
-                    Err(_) => -errno::EINVAL,
+                let ret = match guest_path(ram, name).map_err(&e)? {
+                    Some(path) => self.files.open(&path, flags, mode),
+                    None => -errno::EINVAL,
                 };
                 self.vm.ram.write(arg + 16, &ret).map_err(&e)?;
             }
@@ -481,12 +478,9 @@ impl Instance {
             Uhyve::FileUnlink => {
                 let e = mem_err("FileUnlink", rip);
                 let name: u64 = ram.read(arg).map_err(&e)?;
-                let ret = match ram.c_str(name, 4096).map_err(&e)? {
-                    Ok(path) => {
-                        let path = path.to_owned();
-                        self.files.unlink(&path)
-                    }
-                    Err(_) => -errno::EINVAL,
+                let ret = match guest_path(ram, name).map_err(&e)? {
+                    Some(path) => self.files.unlink(&path),
+                    None => -errno::EINVAL,
                 };
                 self.vm.ram.write(arg + 8, &ret).map_err(&e)?;
             }
@@ -690,6 +684,11 @@ impl Instance {
 
 fn unix_now_ns() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+/// A path argument: NUL-terminated UTF-8 of at most 4 KiB (`None` when it is not).
+fn guest_path(ram: &GuestRam, gpa: u64) -> Result<Option<String>, MemError> {
+    Ok(ram.c_str(gpa, 4096)?.ok().map(str::to_owned))
 }
 
 /// 32 bytes from the host kernel's CSPRNG.

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 
 #[test]
@@ -32,17 +30,6 @@ fn console_lines_come_before_the_result() {
     let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.last(), Some(&r#"{"greeting":"Hello, Ada!"}"#), "{text}");
     assert!(lines.contains(&"greeting Ada"), "{text}");
-}
-
-fn build_image(js: &std::path::Path, out: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO"))
-        .current_dir(root())
-        .args(["run", "--quiet", "-p", "xtask", "--", "build-image"])
-        .arg(js)
-        .arg("-o")
-        .arg(out)
-        .output()
-        .unwrap()
 }
 
 fn scratch(name: &str, body: &str) -> std::path::PathBuf {

@@ -106,15 +106,8 @@ fn clones_never_share_random_values() {
         "function main() { return { r: Math.random(), b: Array.from(crypto.getRandomValues(new Uint8Array(8))), u: crypto.randomUUID() }; }\n",
     );
     let img = dir.join("rand.img");
-    let st = Command::new(env!("CARGO"))
-        .current_dir(root())
-        .args(["run", "--quiet", "-p", "xtask", "--", "build-image"])
-        .arg(&js)
-        .arg("-o")
-        .arg(&img)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let built = build_image(&js, &img);
+    assert!(built.status.success(), "{}", stderr(&built));
     let snap = dir.join("rand.snap");
     assert!(seuss(&["snapshot", &img.display().to_string(), "-o", &snap.display().to_string()]).status.success());
     let a = seuss(&["invoke", &snap.display().to_string(), "-n", "3"]);
@@ -137,15 +130,8 @@ fn no_state_leaks_between_invocations_and_the_file_never_changes() {
     let dir = scratch();
     let js = scratch_js(&dir, "counter.js", "let count = 0;\nfunction main() { count += 1; return { count }; }\n");
     let img = dir.join("counter.img");
-    let st = Command::new(env!("CARGO"))
-        .current_dir(root())
-        .args(["run", "--quiet", "-p", "xtask", "--", "build-image"])
-        .arg(&js)
-        .arg("-o")
-        .arg(&img)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let built = build_image(&js, &img);
+    assert!(built.status.success(), "{}", stderr(&built));
     let snap = dir.join("counter.snap");
     assert!(seuss(&["snapshot", &img.display().to_string(), "-o", &snap.display().to_string()]).status.success());
     let before = std::fs::read(&snap).unwrap();
@@ -169,15 +155,8 @@ fn wall_clock_is_current_after_restoring_an_old_snapshot() {
     let dir = scratch();
     let js = scratch_js(&dir, "now.js", "function main() { return { now: Date.now() }; }\n");
     let img = dir.join("now.img");
-    let st = Command::new(env!("CARGO"))
-        .current_dir(root())
-        .args(["run", "--quiet", "-p", "xtask", "--", "build-image"])
-        .arg(&js)
-        .arg("-o")
-        .arg(&img)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let built = build_image(&js, &img);
+    assert!(built.status.success(), "{}", stderr(&built));
     let snap = dir.join("now.snap");
     assert!(seuss(&["snapshot", &img.display().to_string(), "-o", &snap.display().to_string()]).status.success());
     // Age the snapshot: move its TSC forward by ~10 minutes' worth of ticks, so a guest that did

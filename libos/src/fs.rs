@@ -14,7 +14,7 @@ use uhyve_interface::v2::parameters::{
 use uhyve_interface::v2::HypercallAddress;
 use uhyve_interface::GuestPhysAddr;
 
-use crate::errno::{EBADF, EINVAL, EMFILE};
+use seuss_abi::errno::{EBADF, EINVAL, EMFILE};
 use crate::hypercall::uhyve;
 use crate::sync::SpinLock;
 
@@ -133,6 +133,6 @@ pub fn fstat(fd: i32, attr: &mut FileAttr) -> i32 {
     match p.ret {
         StatResult::Success => 0,
         StatResult::Error(e) => -e,
-        StatResult::None => -crate::errno::EIO,
+        StatResult::None => -seuss_abi::errno::EIO,
     }
 }

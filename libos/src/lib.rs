@@ -43,7 +43,6 @@ mod bootargs;
 mod console;
 mod entropy;
 mod entry;
-mod errno;
 mod faults;
 mod fs;
 mod heap;

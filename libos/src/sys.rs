@@ -11,7 +11,7 @@ use core::ffi::{c_char, c_void};
 
 use uhyve_interface::v2::parameters::FileAttr;
 
-use crate::errno::{EAGAIN, EFAULT, EINVAL, ENOSYS, ETIMEDOUT};
+use seuss_abi::errno::{EAGAIN, EFAULT, EINVAL, ENOSYS, ETIMEDOUT};
 use crate::{console, entropy, fs, heap, time};
 
 /// Exit status after `abort()` (as a shell reports SIGABRT), also used for libos's own fatal
@@ -131,16 +131,17 @@ pub unsafe extern "C" fn sys_write(fd: i32, buf: *const u8, len: usize) -> isize
     }
 }
 
+/// Runs `op` over each iovec until one is short or fails (POSIX `readv`/`writev` semantics:
+/// bytes moved so far, or the first error if nothing moved).
+///
 /// # Safety
 /// `iov` must point at `iovcnt` valid iovecs.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn sys_writev(fd: i32, iov: *const Iovec, iovcnt: usize) -> isize {
+unsafe fn each_iovec(iov: *const Iovec, iovcnt: usize, mut op: impl FnMut(&Iovec) -> isize) -> isize {
     let mut total = 0isize;
     for i in 0..iovcnt {
         // SAFETY: the caller guarantees iovcnt valid entries.
         let v = unsafe { &*iov.add(i) };
-        // SAFETY: each iovec describes readable memory.
-        let n = unsafe { sys_write(fd, v.iov_base as *const u8, v.iov_len) };
+        let n = op(v);
         if n < 0 {
             return if total > 0 { total } else { n };
         }
@@ -150,6 +151,14 @@ pub unsafe extern "C" fn sys_writev(fd: i32, iov: *const Iovec, iovcnt: usize) -
         }
     }
     total
+}
+
+/// # Safety
+/// `iov` must point at `iovcnt` valid iovecs.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sys_writev(fd: i32, iov: *const Iovec, iovcnt: usize) -> isize {
+    // SAFETY: forwarded contract; each iovec describes readable memory.
+    unsafe { each_iovec(iov, iovcnt, |v| sys_write(fd, v.iov_base as *const u8, v.iov_len)) }
 }
 
 /// # Safety
@@ -167,21 +176,8 @@ pub unsafe extern "C" fn sys_read(fd: i32, buf: *mut u8, len: usize) -> isize {
 /// `iov` must point at `iovcnt` valid iovecs.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sys_readv(fd: i32, iov: *const Iovec, iovcnt: usize) -> isize {
-    let mut total = 0isize;
-    for i in 0..iovcnt {
-        // SAFETY: the caller guarantees iovcnt valid entries.
-        let v = unsafe { &*iov.add(i) };
-        // SAFETY: each iovec describes writable memory.
-        let n = unsafe { sys_read(fd, v.iov_base as *mut u8, v.iov_len) };
-        if n < 0 {
-            return if total > 0 { total } else { n };
-        }
-        total += n;
-        if (n as usize) < v.iov_len {
-            break;
-        }
-    }
-    total
+    // SAFETY: forwarded contract; each iovec describes writable memory.
+    unsafe { each_iovec(iov, iovcnt, |v| sys_read(fd, v.iov_base as *mut u8, v.iov_len)) }
 }
 
 #[unsafe(no_mangle)]

@@ -84,15 +84,7 @@ pub fn run(n: usize) -> Result<()> {
     setup::ensure_all()?;
     crate::build_test_images()?;
     let dir = image_dir();
-    let seuss = workspace_root().join("target/release/seuss");
-    let ok = Command::new(env!("CARGO"))
-        .current_dir(workspace_root())
-        .args(["build", "--release", "--quiet", "-p", "hypervisor-uhyve-ext", "--bin", "seuss"])
-        .status()?
-        .success();
-    if !ok {
-        bail!("building seuss failed");
-    }
+    let seuss = crate::build_seuss()?;
     let hello = dir.join("rust-hello.img");
     let mut report = serde_json::Map::new();
 

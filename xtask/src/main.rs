@@ -111,9 +111,8 @@ pub fn image_dir() -> PathBuf {
     workspace_root().join("target/images")
 }
 
-fn bench_all(quick: bool) -> Result<()> {
-    setup::ensure_all()?;
-    build_test_images()?;
+/// Builds the `seuss` CLI (release) and returns its path.
+pub fn build_seuss() -> Result<PathBuf> {
     let root = workspace_root();
     let ok = Command::new(env!("CARGO"))
         .current_dir(&root)
@@ -123,10 +122,18 @@ fn bench_all(quick: bool) -> Result<()> {
     if !ok {
         bail!("building seuss failed");
     }
+    Ok(root.join("target/release/seuss"))
+}
+
+fn bench_all(quick: bool) -> Result<()> {
+    setup::ensure_all()?;
+    build_test_images()?;
+    let root = workspace_root();
+    let seuss = build_seuss()?;
     let out = root.join("bench-results");
     std::fs::create_dir_all(&out)?;
     for e in ["startup", "density", "throughput", "burst"] {
-        let mut cmd = Command::new(root.join("target/release/seuss"));
+        let mut cmd = Command::new(&seuss);
         cmd.current_dir(&root).args(["bench", e, "--json"]).arg(out.join(format!("{e}.json")));
         if e == "burst" {
             cmd.arg("--plot").arg(out.join("burst.svg"));
@@ -154,15 +161,7 @@ fn demo() -> Result<()> {
     if !status.success() {
         bail!("uhyve exited with {status}");
     }
-    let ok = Command::new(env!("CARGO"))
-        .current_dir(&root)
-        .args(["build", "--release", "--quiet", "-p", "hypervisor-uhyve-ext", "--bin", "seuss"])
-        .status()?
-        .success();
-    if !ok {
-        bail!("building seuss failed");
-    }
-    let seuss = root.join("target/release/seuss");
+    let seuss = build_seuss()?;
     let snap = dir.join("hello.snap");
     for step in [
         vec!["snapshot".to_owned(), img.display().to_string(), "-o".into(), snap.display().to_string()],
@@ -215,7 +214,7 @@ fn test(extra: &[String]) -> Result<()> {
     build_test_images()?;
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(workspace_root())
-        .args(["test", "--release"])
+        .args(["test", "--release", "--no-fail-fast"])
         .args(extra)
         .env("SEUSS_IMAGE_DIR", image_dir())
         .env("SEUSS_UHYVE", setup::uhyve_bin())

@@ -5,7 +5,8 @@
 //! rust-hello --read PATH         also print the file's contents (via --file-mapping)
 //! rust-hello --alloc BYTES       allocate and touch a Vec of BYTES bytes
 //! rust-hello --spin N            time N iterations of a tight loop, print ns/iter
-//! rust-hello --fault KIND        null | ud | stack-overflow | oom | panic | exit-err | bad-hypercall
+//! rust-hello --fault KIND        null | ud | stack-overflow | oom | panic | exit-err |
+//!                                bad-hypercall | bad-port
 //! ```
 //! Apart from the `use libos as _;` line this is ordinary std Rust; it also builds for the
 //! host, where it is the native baseline of the spin loop.
@@ -113,6 +114,12 @@ fn fault(kind: &str) {
         // SAFETY: deliberately invalid hypercall, to test the hypervisor's validation.
         "bad-hypercall" => unsafe {
             std::arch::asm!("out dx, al", in("dx") 0x1100u16, in("al") 0u8, in("rdi") 0xdead_0000_0000u64);
+        },
+        // A write to an I/O port no hypervisor defines.
+        #[cfg(target_os = "hermit")]
+        // SAFETY: deliberately invalid port, to test the hypervisor's handling.
+        "bad-port" => unsafe {
+            std::arch::asm!("out dx, al", in("dx") 0x3000u16, in("al") 0u8, in("rdi") 0u64);
         },
         "exit-err" => std::process::exit(3),
         other => eprintln!("unknown fault kind {other}"),

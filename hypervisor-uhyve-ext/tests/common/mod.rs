@@ -73,6 +73,29 @@ pub fn uhyve(uhyve_args: &[&str], image: &Path, args: &[&str]) -> Output {
     run_with_timeout(&mut cmd, Duration::from_secs(60))
 }
 
+/// Runs `cargo xtask build-image SRC -o OUT` and returns its output.
+pub fn build_image(src: &Path, out: &Path) -> Output {
+    Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args(["run", "--quiet", "-p", "xtask", "--", "build-image"])
+        .arg(src)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .expect("running cargo xtask build-image")
+}
+
+/// Writes `js` to `dir/NAME.js`, builds it into `dir/NAME.img` and returns the image path.
+pub fn js_image(dir: &Path, name: &str, js: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let src = dir.join(format!("{name}.js"));
+    std::fs::write(&src, js).unwrap();
+    let out = dir.join(format!("{name}.img"));
+    let o = build_image(&src, &out);
+    assert!(o.status.success(), "build-image {name}: {}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
 /// Stdout as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -45,6 +45,31 @@ pub const MAX_PAYLOAD: usize = 1024 * 1024;
 /// Largest function source accepted.
 pub const MAX_SOURCE: usize = 16 * 1024 * 1024;
 
+/// Error numbers of the Hermit ABI (the Linux values), as the guest's `sys_*` functions and
+/// the host's file hypercalls return them (negated).
+pub mod errno {
+    /// Operation not permitted.
+    pub const EPERM: i32 = 1;
+    /// No such file or directory.
+    pub const ENOENT: i32 = 2;
+    /// I/O error.
+    pub const EIO: i32 = 5;
+    /// Bad file descriptor.
+    pub const EBADF: i32 = 9;
+    /// Try again.
+    pub const EAGAIN: i32 = 11;
+    /// Bad address.
+    pub const EFAULT: i32 = 14;
+    /// Invalid argument.
+    pub const EINVAL: i32 = 22;
+    /// Too many open files.
+    pub const EMFILE: i32 = 24;
+    /// Function not implemented.
+    pub const ENOSYS: i32 = 38;
+    /// Timed out.
+    pub const ETIMEDOUT: i32 = 110;
+}
+
 /// Our hypercalls and their ports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u16)]
