@@ -54,8 +54,13 @@ pub struct SnapshotCache {
 
 impl SnapshotCache {
     /// A cache writing its snapshots into `dir`, holding at most `budget` bytes.
+    ///
+    /// Every cached snapshot keeps its file open (clones map it), so this raises the process's
+    /// soft limit on open files to its hard limit: tens of thousands of cached functions need
+    /// that many descriptors.
     pub fn new(dir: PathBuf, budget: u64) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
+        raise_fd_limit();
         Ok(Self { dir, budget, entries: HashMap::new(), clock: 0, stats: CacheStats::default() })
     }
 
@@ -96,6 +101,18 @@ impl SnapshotCache {
             self.stats.resident_bytes -= e.bytes;
             self.stats.evictions += 1;
             let _ = std::fs::remove_file(e.snap.path());
+        }
+    }
+}
+
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a valid out-pointer; only the soft limit changes, up to
+    // the hard limit the kernel already grants this process.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
 }

@@ -35,6 +35,10 @@ use std::sync::Arc;
 /// Default guest memory: enough for the JS runtime with room for the heap. RAM is allocated
 /// lazily, so untouched memory costs nothing.
 pub const DEFAULT_MEMORY: u64 = 256 * 1024 * 1024;
+/// Most console output kept per instance (captured stdout/stderr and log lines, each): like
+/// OpenWhisk's 10 MB log limit. Beyond it output is dropped and one truncation note is kept.
+pub const MAX_CAPTURED_OUTPUT: usize = 10 * 1024 * 1024;
+
 /// Default per-invocation timeout (OpenWhisk's default).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -200,6 +204,8 @@ pub struct Instance {
     origin: Option<Arc<Loaded>>,
     /// Stopped right after ReturnResult (see [`Event::Returned`]).
     returned: bool,
+    /// Bytes of log lines this invocation (bounded by [`MAX_CAPTURED_OUTPUT`]).
+    log_bytes: usize,
 }
 
 fn mem_err(call: &'static str, rip: u64) -> impl Fn(MemError) -> Error {
@@ -210,7 +216,7 @@ impl Instance {
     /// Creates the VM, loads `image` and puts the vCPU at its entry point (nothing runs yet).
     pub fn boot(kvm: &Kvm, image: &Image, config: &Config) -> Result<Self, Error> {
         let created = Instant::now();
-        if config.memory % (2 * 1024 * 1024) != 0 || config.memory < image::MIN_MEMORY {
+        if !config.memory.is_multiple_of(2 * 1024 * 1024) || config.memory < image::MIN_MEMORY {
             return Err(Error::Config(format!(
                 "memory must be a multiple of 2 MiB and at least 16 MiB, not {} bytes",
                 config.memory
@@ -239,6 +245,7 @@ impl Instance {
             next_invocation_id: 1,
             origin: None,
             returned: false,
+            log_bytes: 0,
         })
     }
 
@@ -268,6 +275,7 @@ impl Instance {
             next_invocation_id: 1,
             origin: Some(snap.clone()),
             returned: false,
+            log_bytes: 0,
         })
     }
 
@@ -292,6 +300,7 @@ impl Instance {
         self.failed = false;
         self.result = None;
         self.logs.clear();
+        self.log_bytes = 0;
         self.stdout.clear();
         self.stderr.clear();
         self.marks = Marks { created: Some(Instant::now()), started: Some(Instant::now()), ..Default::default() };
@@ -529,8 +538,8 @@ impl Instance {
             (Console::Inherit, _) => {
                 let _ = std::io::stderr().write_all(bytes);
             }
-            (Console::Capture, 1) => self.stdout.extend_from_slice(bytes),
-            (Console::Capture, _) => self.stderr.extend_from_slice(bytes),
+            (Console::Capture, 1) => capped_append(&mut self.stdout, bytes),
+            (Console::Capture, _) => capped_append(&mut self.stderr, bytes),
         }
     }
 
@@ -576,7 +585,12 @@ impl Instance {
                 if self.config.console == Console::Inherit {
                     eprintln!("{text}");
                 }
-                self.logs.push(LogLine { is_error: p.level != 0, text });
+                self.log_bytes += text.len();
+                if self.log_bytes <= MAX_CAPTURED_OUTPUT {
+                    self.logs.push(LogLine { is_error: p.level != 0, text });
+                } else if !self.logs.last().is_some_and(|l| l.text == LOG_TRUNCATED) {
+                    self.logs.push(LogLine { is_error: true, text: LOG_TRUNCATED.into() });
+                }
                 Ok(None)
             }
             Ours::Wait => {
@@ -653,6 +667,7 @@ impl Instance {
         };
         self.result = None;
         self.logs.clear();
+        self.log_bytes = 0;
         let start = Instant::now();
         let id = self.next_invocation_id;
         self.next_invocation_id += 1;
@@ -684,6 +699,18 @@ impl Instance {
 
 fn unix_now_ns() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+const LOG_TRUNCATED: &str = "[seuss: log output over 10 MiB truncated]";
+
+/// Appends `bytes` unless `buf` would exceed [`MAX_CAPTURED_OUTPUT`] (then a note, once).
+fn capped_append(buf: &mut Vec<u8>, bytes: &[u8]) {
+    const NOTE: &[u8] = b"\n[seuss: output over 10 MiB truncated]\n";
+    if buf.len() + bytes.len() <= MAX_CAPTURED_OUTPUT {
+        buf.extend_from_slice(bytes);
+    } else if !buf.ends_with(NOTE) {
+        buf.extend_from_slice(NOTE);
+    }
 }
 
 /// A path argument: NUL-terminated UTF-8 of at most 4 KiB (`None` when it is not).

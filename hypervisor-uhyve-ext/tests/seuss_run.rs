@@ -206,3 +206,19 @@ fn a_corrupt_image_is_refused_with_a_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("is not a bootable Hermit image"), "{}", stderr(&out));
 }
+
+#[test]
+fn log_floods_are_truncated_not_hoarded() {
+    let image = scratch_image(
+        "chatty",
+        "function main() { const s = 'x'.repeat(1000); for (let i = 0; i < 12000; i++) console.log(s); return { done: true }; }\n",
+    );
+    let kvm = kvm_ioctls::Kvm::new().unwrap();
+    let image = seuss_hv::Image::from_file(Path::new(&image)).unwrap();
+    let run = seuss_hv::run_cold(&kvm, &image, &seuss_hv::Config::default(), None, "{}").unwrap();
+    let o = run.outcome.unwrap();
+    assert_eq!(o.result.as_deref(), Some(r#"{"done":true}"#));
+    let kept: usize = o.logs.iter().map(|l| l.text.len()).sum();
+    assert!(kept <= seuss_hv::instance::MAX_CAPTURED_OUTPUT + 100, "{kept} bytes of logs kept");
+    assert!(o.logs.last().unwrap().text.contains("truncated"), "a truncation note ends the log");
+}

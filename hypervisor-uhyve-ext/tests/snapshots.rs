@@ -73,6 +73,10 @@ fn warm_path_diff_snapshot_is_small_and_correct() {
     assert_eq!(r["parent"], serde_json::Value::Null);
     assert_eq!(f["parent"]["ok"], true);
     assert_eq!(f["checksum_ok"], true);
+    for key in ["format_version", "parent", "image", "guest_memory_bytes", "stored_pages", "stored_bytes", "checksum_ok"] {
+        assert!(!f[key].is_null(), "inspect lacks {key}: {f}");
+    }
+    assert_eq!(f["stored_bytes"].as_u64().unwrap(), f["stored_pages"].as_u64().unwrap() * 4096);
     let (rp, fp) = (r["stored_pages"].as_u64().unwrap(), f["stored_pages"].as_u64().unwrap());
     assert!(fp * 5 < rp, "diff stores {fp} pages, parent {rp}");
     let out = seuss(&["invoke", &hello.display().to_string(), "--args", r#"{"name":"warm"}"#]);

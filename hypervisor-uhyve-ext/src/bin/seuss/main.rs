@@ -148,23 +148,21 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match cli.cmd {
-        cmd => match dispatch(cmd) {
-            Ok(code) => code,
-            Err(e) => {
-                let inner = e.downcast_ref::<Error>().or_else(|| match e.downcast_ref::<SnapshotError>() {
-                    Some(SnapshotError::Instance(i)) => Some(i),
-                    _ => None,
-                });
-                let code = match inner {
-                    Some(Error::Timeout(_)) => EXIT_TIMEOUT,
-                    Some(Error::Crash { .. } | Error::Hypercall { .. }) => EXIT_CRASH,
-                    _ => 2,
-                };
-                eprintln!("seuss: error: {e:#}");
-                ExitCode::from(code)
-            }
-        },
+    match dispatch(cli.cmd) {
+        Ok(code) => code,
+        Err(e) => {
+            let inner = e.downcast_ref::<Error>().or_else(|| match e.downcast_ref::<SnapshotError>() {
+                Some(SnapshotError::Instance(i)) => Some(i),
+                _ => None,
+            });
+            let code = match inner {
+                Some(Error::Timeout(_)) => EXIT_TIMEOUT,
+                Some(Error::Crash { .. } | Error::Hypercall { .. }) => EXIT_CRASH,
+                _ => 2,
+            };
+            eprintln!("seuss: error: {e:#}");
+            ExitCode::from(code)
+        }
     }
 }
 
