@@ -91,6 +91,9 @@ impl Image {
 
     /// Validates image bytes (`name` is used in messages).
     pub fn from_bytes(name: String, bytes: Vec<u8>) -> Result<Self, ImageError> {
+        if hermit_entry::detect_format(&bytes) != Some(hermit_entry::Format::Elf) {
+            return Err(ImageError::Malformed(name, "not an ELF file (build images with `cargo xtask build-image`)".into()));
+        }
         let (mem_size, iface) = guarded(&name, || {
             let object = KernelObject::parse(&bytes).map_err(|e| e.to_string())?;
             Ok((object.mem_size() as u64, object.uhyve_interface_version()))

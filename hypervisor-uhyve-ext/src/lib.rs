@@ -104,7 +104,19 @@ pub fn run_cold(
                 outcome = Some(inst.invoke(args)?);
                 break;
             }
-            Event::Exited(_) | Event::Returned => break,
+            // A result before any invocation: the launcher reporting why it cannot run (no
+            // function, import failed).
+            Event::Returned => {
+                outcome = Some(Outcome {
+                    result: inst.last_result().map(str::to_owned),
+                    is_error: true,
+                    logs: Vec::new(),
+                    event: Event::Returned,
+                    run_time: Duration::ZERO,
+                });
+                break;
+            }
+            Event::Exited(_) => break,
         }
     }
     let total = t0.elapsed();

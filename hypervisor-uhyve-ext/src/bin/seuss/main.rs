@@ -160,10 +160,26 @@ fn main() -> ExitCode {
                 Some(Error::Crash { .. } | Error::Hypercall { .. }) => EXIT_CRASH,
                 _ => 2,
             };
-            eprintln!("seuss: error: {e:#}");
+            eprintln!("seuss: error: {}", chain_message(&e));
             ExitCode::from(code)
         }
     }
+}
+
+/// The error and its causes, each cause once (messages that already include their source are
+/// not repeated).
+fn chain_message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let m = cause.to_string();
+        if !out.contains(&m) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&m);
+        }
+    }
+    out
 }
 
 fn dispatch(cmd: Cmd) -> Result<ExitCode> {
