@@ -145,5 +145,5 @@ pub fn warm_snapshot(
     }
     let image = runtime.header().image.clone();
     capture(&mut inst, out, image)?;
-    Loaded::open(out)
+    Loaded::open_with_parent(out, runtime)
 }

@@ -94,6 +94,10 @@ pub fn save(vcpu: &VcpuFd) -> Result<VcpuState, StateError> {
     let entries: Vec<kvm_msr_entry> = SAVED_MSRS.iter().map(|&index| kvm_msr_entry { index, ..Default::default() }).collect();
     let mut msrs = Msrs::from_entries(&entries).expect("a handful of MSRs fits");
     let n = kvm("get msrs", vcpu.get_msrs(&mut msrs))?;
+    if n != SAVED_MSRS.len() {
+        // KVM stops at the first MSR it cannot read: saving a prefix would silently lose the rest.
+        return Err(StateError::Size { field: "msrs (read by KVM)", found: n, expected: SAVED_MSRS.len() });
+    }
     Ok(VcpuState {
         regs: bytes_of(&regs),
         sregs: bytes_of(&sregs),
@@ -136,7 +140,10 @@ impl Loadable {
     /// Loads the state into `vcpu`.
     pub fn restore(&self, vcpu: &VcpuFd) -> Result<(), StateError> {
         kvm("set sregs", vcpu.set_sregs(&self.sregs))?;
-        kvm("set msrs", vcpu.set_msrs(&self.msrs))?;
+        let n = kvm("set msrs", vcpu.set_msrs(&self.msrs))?;
+        if n != self.msrs.as_slice().len() {
+            return Err(StateError::Size { field: "msrs (accepted by KVM)", found: n, expected: self.msrs.as_slice().len() });
+        }
         // SAFETY: the xsave buffer is a full kvm_xsave (4 KiB) as KVM_GET_XSAVE returned it.
         kvm("set xsave", unsafe { vcpu.set_xsave(&self.xsave) })?;
         kvm("set xcrs", vcpu.set_xcrs(&self.xcrs))?;
@@ -144,10 +151,6 @@ impl Loadable {
         kvm("set regs", vcpu.set_regs(&self.regs))
     }
 
-    /// The saved instruction pointer.
-    pub fn rip(&self) -> u64 {
-        self.regs.rip
-    }
 }
 
 /// Completes a pending I/O exit without entering the guest (KVM's documented way to make the

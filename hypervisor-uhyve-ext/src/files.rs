@@ -57,13 +57,22 @@ fn normalise(p: &str) -> Option<String> {
 pub struct Files {
     mappings: Vec<FileMapping>,
     open: HashMap<i32, File>,
-    next_fd: i32,
 }
 
 impl Files {
     /// A table allowing only `mappings`.
     pub fn new(mappings: Vec<FileMapping>) -> Self {
-        Self { mappings, open: HashMap::new(), next_fd: 3 }
+        Self { mappings, open: HashMap::new() }
+    }
+
+    /// Whether the guest holds open files (a snapshot cannot carry them).
+    pub fn any_open(&self) -> bool {
+        !self.open.is_empty()
+    }
+
+    /// Closes every guest file (a clone being reset to its snapshot).
+    pub fn close_all(&mut self) {
+        self.open.clear();
     }
 
     /// The host path for a guest path, if the mapping allows it.
@@ -108,8 +117,8 @@ impl Files {
         }
         match o.open(&host) {
             Ok(f) => {
-                let fd = self.next_fd;
-                self.next_fd += 1;
+                // The lowest free descriptor, as POSIX does (libos tracks descriptors < 1024).
+                let fd = (3..).find(|fd| !self.open.contains_key(fd)).expect("fewer than 1000 open");
                 self.open.insert(fd, f);
                 fd
             }

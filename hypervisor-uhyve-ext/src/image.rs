@@ -41,6 +41,8 @@ pub const PT_POOL_OFFSET: u64 = 0x11000;
 pub const PT_POOL_END: u64 = 0x38000;
 /// The image.
 pub const KERNEL_OFFSET: u64 = 0x40000;
+/// Largest image (bytes loaded) accepted; keeps the boot page tables within their pool.
+pub const MAX_IMAGE: u64 = 4 * 1024 * 1024 * 1024;
 /// Smallest RAM we accept (uhyve's minimum).
 pub const MIN_MEMORY: u64 = 16 * 1024 * 1024;
 
@@ -98,6 +100,9 @@ impl Image {
             let object = KernelObject::parse(&bytes).map_err(|e| e.to_string())?;
             Ok((object.mem_size() as u64, object.uhyve_interface_version()))
         })?;
+        if mem_size > MAX_IMAGE {
+            return Err(ImageError::Malformed(name, format!("it needs {mem_size} bytes of memory, more than {MAX_IMAGE}")));
+        }
         match iface.map(|v| v.0) {
             Some(2 | 3) => {}
             Some(v) => return Err(ImageError::Interface(name, v.to_string())),
@@ -117,12 +122,32 @@ impl Image {
     }
 }
 
+thread_local! {
+    /// Set while hermit-entry runs on this thread: its panics are expected and reported as
+    /// errors, so the panic hook stays quiet for them (and only for them).
+    static IN_LOADER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs (once, process-wide) a panic hook that is silent inside [`guarded`] and delegates
+/// to the previous hook everywhere else. Swapping the hook per call would race between threads.
+fn install_quiet_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_LOADER.with(|f| f.get()) {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Runs hermit-entry's parser/loader, turning its panics on malformed input into errors.
 fn guarded<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, ImageError> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    install_quiet_hook();
+    IN_LOADER.with(|flag| flag.set(true));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(hook);
+    IN_LOADER.with(|flag| flag.set(false));
     match r {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(ImageError::Malformed(name.into(), e)),

@@ -169,14 +169,14 @@ pub struct Marks {
     pub created: Option<Instant>,
     /// When the vCPU first ran.
     pub started: Option<Instant>,
-    /// Phase marks as they arrived.
-    pub phases: Vec<(Phase, Instant)>,
+    /// When each phase was last reached, indexed by [`Phase`].
+    pub phases: [Option<Instant>; Phase::COUNT],
 }
 
 impl Marks {
     /// When `phase` was reached (the last time).
     pub fn at(&self, phase: Phase) -> Option<Instant> {
-        self.phases.iter().rev().find(|(p, _)| *p == phase).map(|(_, t)| *t)
+        self.phases[phase as usize]
     }
 }
 
@@ -199,7 +199,6 @@ pub struct Instance {
     stdout: Vec<u8>,
     stderr: Vec<u8>,
     marks: Marks,
-    next_invocation_id: u64,
     /// The snapshot this instance is a clone of.
     origin: Option<Arc<Loaded>>,
     /// Stopped right after ReturnResult (see [`Event::Returned`]).
@@ -242,7 +241,6 @@ impl Instance {
             stdout: Vec::new(),
             stderr: Vec::new(),
             marks: Marks { created: Some(created), ..Default::default() },
-            next_invocation_id: 1,
             origin: None,
             returned: false,
             log_bytes: 0,
@@ -272,7 +270,6 @@ impl Instance {
             stdout: Vec::new(),
             stderr: Vec::new(),
             marks: Marks { created: Some(created), started: Some(created), ..Default::default() },
-            next_invocation_id: 1,
             origin: Some(snap.clone()),
             returned: false,
             log_bytes: 0,
@@ -295,7 +292,7 @@ impl Instance {
         let h = snap.header();
         let call = Ours::from_port(h.pending_port).ok_or(SnapshotError::NotParked("snapshot is not parked in an ask hypercall"))?;
         self.pending = Some(Pending { call, params: h.pending_params_gpa });
-        self.files = Files::new(self.config.file_mappings.clone());
+        self.files.close_all();
         self.exited = None;
         self.failed = false;
         self.result = None;
@@ -315,6 +312,11 @@ impl Instance {
     /// The snapshot this instance was cloned from.
     pub fn origin(&self) -> Option<&Arc<Loaded>> {
         self.origin.as_ref()
+    }
+
+    /// Whether the guest has files open (a snapshot cannot carry host descriptors).
+    pub fn has_open_files(&self) -> bool {
+        self.files.any_open()
     }
 
     /// The pending ask hypercall: (port, parameter address).
@@ -358,11 +360,21 @@ impl Instance {
 
     /// Runs the vCPU until the guest parks, exits or fails (bounded by the timeout).
     pub fn run(&mut self) -> Result<Event, Error> {
+        let deadline = self.deadline();
+        self.run_until(deadline)
+    }
+
+    /// Now plus the configured timeout (a timeout too large to represent means no deadline).
+    fn deadline(&self) -> Instant {
+        let now = Instant::now();
+        now.checked_add(self.config.timeout).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+    }
+
+    fn run_until(&mut self, deadline: Instant) -> Result<Event, Error> {
         self.state_check()?;
         if self.pending.is_some() {
             return Err(Error::State("parked in a hypercall that must be completed first"));
         }
-        let deadline = Instant::now() + self.config.timeout;
         let watchdog = Watchdog::arm(deadline);
         let r = self.run_loop(deadline);
         drop(watchdog);
@@ -427,13 +439,13 @@ impl Instance {
                 self.exited = Some(code);
                 return Ok(Some(Event::Exited(code)));
             }
-            Uhyve::SerialWriteByte => self.console(1, &[arg as u8]),
+            Uhyve::SerialWriteByte => console(self.config.console, &mut self.stdout, &mut self.stderr, 1, &[arg as u8]),
             Uhyve::SerialWriteBuffer => {
                 let e = mem_err("SerialWriteBuffer", rip);
                 let len: u64 = ram.read(arg).map_err(&e)?;
                 let buf: u64 = ram.read(arg + 8).map_err(&e)?;
-                let bytes = ram.slice(buf, len).map_err(&e)?.to_vec();
-                self.console(1, &bytes);
+                let bytes = ram.slice(buf, len).map_err(&e)?;
+                console(self.config.console, &mut self.stdout, &mut self.stderr, 1, bytes);
             }
             Uhyve::FileWrite | Uhyve::FileRead => {
                 let name = if call == Uhyve::FileWrite { "FileWrite" } else { "FileRead" };
@@ -443,13 +455,13 @@ impl Instance {
                 let buf: u64 = ram.read(arg + 16).map_err(&e)?;
                 let fd: i32 = ram.read(arg + 24).map_err(&e)?;
                 let ret = if call == Uhyve::FileWrite {
-                    let bytes = ram.slice(buf, len).map_err(&e)?.to_vec();
+                    let bytes = ram.slice(buf, len).map_err(&e)?;
                     match fd {
                         1 | 2 => {
-                            self.console(fd, &bytes);
+                            console(self.config.console, &mut self.stdout, &mut self.stderr, fd, bytes);
                             len as i64
                         }
-                        _ => self.files.write(fd, &bytes),
+                        _ => self.files.write(fd, bytes),
                     }
                 } else {
                     let dst = ram.slice_mut(buf, len).map_err(&e)?;
@@ -500,17 +512,7 @@ impl Instance {
                 let attr: u64 = ram.read(arg + 8).map_err(&e)?;
                 let (tag, err) = match self.files.fstat(fd) {
                     Ok((mode, size, mtime, ino)) => {
-                        let a = uhyve_interface::v2::parameters::FileAttr {
-                            st_ino: ino,
-                            st_nlink: 1,
-                            st_mode: mode,
-                            st_size: size,
-                            st_blksize: 4096,
-                            st_blocks: (size + 511) / 512,
-                            st_mtim: uhyve_interface::v2::parameters::Timespec { tv_sec: mtime, tv_nsec: 0 },
-                            ..Default::default()
-                        };
-                        self.vm.ram.write(attr, &a).map_err(&e)?;
+                        self.vm.ram.slice_mut(attr, FILE_ATTR_SIZE).map_err(&e)?.copy_from_slice(&file_attr_bytes(mode, size, mtime, ino));
                         (1u32, 0i32)
                     }
                     Err(code) => (2, code),
@@ -529,29 +531,8 @@ impl Instance {
         Ok(None)
     }
 
-    fn console(&mut self, fd: i32, bytes: &[u8]) {
-        match (self.config.console, fd) {
-            (Console::Inherit, 1) => {
-                let _ = std::io::stdout().write_all(bytes);
-                let _ = std::io::stdout().flush();
-            }
-            (Console::Inherit, _) => {
-                let _ = std::io::stderr().write_all(bytes);
-            }
-            (Console::Capture, 1) => capped_append(&mut self.stdout, bytes),
-            (Console::Capture, _) => capped_append(&mut self.stderr, bytes),
-        }
-    }
-
     fn our_hypercall(&mut self, call: Ours, arg: u64, rip: u64, deadline: Instant) -> Result<Option<Event>, Error> {
-        let name = match call {
-            Ours::FunctionSource => "FunctionSource",
-            Ours::NextInvocation => "NextInvocation",
-            Ours::ReturnResult => "ReturnResult",
-            Ours::Log => "Log",
-            Ours::Wait => "Wait",
-            Ours::Mark => "Mark",
-        };
+        let name = call.name();
         let e = mem_err(name, rip);
         let bad = |detail: &str| Error::Hypercall { call: name, detail: detail.into(), rip };
         // Every parameter struct must lie inside RAM, whatever the call.
@@ -585,7 +566,8 @@ impl Instance {
                 if self.config.console == Console::Inherit {
                     eprintln!("{text}");
                 }
-                self.log_bytes += text.len();
+                // Charge the line's bookkeeping too, so empty lines cannot grow memory forever.
+                self.log_bytes += text.len() + size_of::<LogLine>();
                 if self.log_bytes <= MAX_CAPTURED_OUTPUT {
                     self.logs.push(LogLine { is_error: p.level != 0, text });
                 } else if !self.logs.last().is_some_and(|l| l.text == LOG_TRUNCATED) {
@@ -603,7 +585,7 @@ impl Instance {
             Ours::Mark => {
                 let p: MarkParams = self.vm.ram.read(arg).map_err(&e)?;
                 let phase = Phase::from_u32(p.phase).ok_or_else(|| bad(&format!("unknown phase {}", p.phase)))?;
-                self.marks.phases.push((phase, Instant::now()));
+                self.marks.phases[phase as usize] = Some(Instant::now());
                 Ok(None)
             }
         }
@@ -616,6 +598,13 @@ impl Instance {
             Some(p) if p.call == Ours::FunctionSource => p,
             _ => return Err(Error::State("not waiting for a function source")),
         };
+        if let Some(src) = source.filter(|s| s.len() > seuss_abi::MAX_SOURCE) {
+            return Err(Error::Config(format!(
+                "function source is {} bytes, over the {} byte limit",
+                src.len(),
+                seuss_abi::MAX_SOURCE
+            )));
+        }
         // When the buffer is too small the guest grows it and parks again at once: the caller
         // sees WantsSource again from run() and calls this again.
         self.fill_buffer(pending.params, "FunctionSource", source.map(str::as_bytes))?;
@@ -623,9 +612,18 @@ impl Instance {
         Ok(())
     }
 
-    /// Writes `payload` into the guest buffer described by the `BufferParams` at `gpa`.
-    fn fill_buffer(&mut self, gpa: u64, call: &'static str, payload: Option<&[u8]>) -> Result<(), Error> {
-        let e = mem_err(call, 0);
+    /// Writes `payload` into the guest buffer described by the `BufferParams` at `gpa` and
+    /// returns the status written. A buffer outside RAM fails (and stops) the instance.
+    fn fill_buffer(&mut self, gpa: u64, call: &'static str, payload: Option<&[u8]>) -> Result<i32, Error> {
+        let r = self.fill_buffer_inner(gpa, call, payload);
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+
+    fn fill_buffer_inner(&mut self, gpa: u64, call: &'static str, payload: Option<&[u8]>) -> Result<i32, Error> {
+        let e = mem_err(call, self.rip());
         let mut p: BufferParams = self.vm.ram.read(gpa).map_err(&e)?;
         match payload {
             None => {
@@ -642,7 +640,8 @@ impl Instance {
                 p.len = bytes.len() as u64;
             }
         }
-        self.vm.ram.write(gpa, &p).map_err(&e)
+        self.vm.ram.write(gpa, &p).map_err(&e)?;
+        Ok(p.status)
     }
 
     /// Runs one invocation: completes the pending `NextInvocation` with `args` (JSON text),
@@ -652,10 +651,11 @@ impl Instance {
         if args.len() > MAX_PAYLOAD {
             return Err(Error::Config(format!("args are {} bytes, over the 1 MiB limit", args.len())));
         }
+        let deadline = self.deadline();
         if self.pending.is_none() && self.returned {
             // Reuse: let the guest finish the previous invocation and park again.
             self.returned = false;
-            match self.run()? {
+            match self.run_until(deadline)? {
                 Event::WantsInvocation => {}
                 Event::Exited(code) => return Err(Error::Crash { what: format!("guest exited with status {code} after its result"), rip: 0 }),
                 other => return Err(Error::Crash { what: format!("guest did not park for the next invocation ({other:?})"), rip: 0 }),
@@ -669,8 +669,8 @@ impl Instance {
         self.logs.clear();
         self.log_bytes = 0;
         let start = Instant::now();
-        let id = self.next_invocation_id;
-        self.next_invocation_id += 1;
+        let id = NEXT_INVOCATION_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut retried = false;
         let event = loop {
             let e = mem_err("NextInvocation", 0);
             let mut params: InvocationParams = self.vm.ram.read(pending.params).map_err(&e)?;
@@ -679,13 +679,24 @@ impl Instance {
             fill_entropy(&mut params.entropy);
             self.vm.ram.write(pending.params, &params).map_err(&e)?;
             // The args buffer sits at the start of InvocationParams.
-            self.fill_buffer(pending.params, "NextInvocation", Some(args.as_bytes()))?;
-            let written: BufferParams = self.vm.ram.read(pending.params).map_err(&e)?;
+            let status = self.fill_buffer(pending.params, "NextInvocation", Some(args.as_bytes()))?;
             self.pending = None;
-            let event = self.run()?;
-            match (written.status, event, self.pending) {
-                // Buffer too small: the guest grew it and asked again; hand the args over again.
-                (STATUS_TOO_SMALL, Event::WantsInvocation, Some(p)) => pending = p,
+            let event = self.run_until(deadline)?;
+            match (status, event, self.pending) {
+                // Buffer too small: the guest grew it and asked again; hand the args over again
+                // (once: a guest that keeps asking with a small buffer is broken).
+                (STATUS_TOO_SMALL, Event::WantsInvocation, Some(p)) if !retried => {
+                    retried = true;
+                    pending = p;
+                }
+                (STATUS_TOO_SMALL, Event::WantsInvocation, Some(_)) => {
+                    self.failed = true;
+                    return Err(Error::Hypercall {
+                        call: "NextInvocation",
+                        detail: "the guest asked again with a buffer still too small for the args".into(),
+                        rip: self.rip(),
+                    });
+                }
                 _ => break event,
             }
         };
@@ -697,11 +708,30 @@ impl Instance {
     }
 }
 
-fn unix_now_ns() -> i64 {
+/// Invocation ids: unique within this process.
+static NEXT_INVOCATION_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Unix time in nanoseconds.
+pub(crate) fn unix_now_ns() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
 }
 
 const LOG_TRUNCATED: &str = "[seuss: log output over 10 MiB truncated]";
+
+/// Sends guest console output where the configuration says (capture is bounded).
+fn console(dest: Console, stdout: &mut Vec<u8>, stderr: &mut Vec<u8>, fd: i32, bytes: &[u8]) {
+    match (dest, fd) {
+        (Console::Inherit, 1) => {
+            let _ = std::io::stdout().write_all(bytes);
+            let _ = std::io::stdout().flush();
+        }
+        (Console::Inherit, _) => {
+            let _ = std::io::stderr().write_all(bytes);
+        }
+        (Console::Capture, 1) => capped_append(stdout, bytes),
+        (Console::Capture, _) => capped_append(stderr, bytes),
+    }
+}
 
 /// Appends `bytes` unless `buf` would exceed [`MAX_CAPTURED_OUTPUT`] (then a note, once).
 fn capped_append(buf: &mut Vec<u8>, bytes: &[u8]) {
@@ -712,6 +742,46 @@ fn capped_append(buf: &mut Vec<u8>, bytes: &[u8]) {
         buf.extend_from_slice(NOTE);
     }
 }
+
+/// Size of uhyve's `FileAttr` (the Hermit ABI's `struct stat`).
+const FILE_ATTR_SIZE: u64 = size_of::<uhyve_interface::v2::parameters::FileAttr>() as u64;
+
+/// `FileAttr` as bytes, field by field, so no uninitialised padding leaves the host:
+/// st_ino @8, st_nlink @16, st_mode @24, st_size @48, st_blksize @56, st_blocks @64,
+/// st_mtim.tv_sec @88 (everything else zero).
+fn file_attr_bytes(mode: u32, size: i64, mtime: i64, ino: u64) -> [u8; FILE_ATTR_SIZE as usize] {
+    use std::mem::offset_of;
+    use uhyve_interface::v2::parameters::{FileAttr, Timespec};
+    let mut b = [0u8; FILE_ATTR_SIZE as usize];
+    let mut put = |off: usize, bytes: &[u8]| b[off..off + bytes.len()].copy_from_slice(bytes);
+    put(offset_of!(FileAttr, st_ino), &ino.to_le_bytes());
+    put(offset_of!(FileAttr, st_nlink), &1u64.to_le_bytes());
+    put(offset_of!(FileAttr, st_mode), &mode.to_le_bytes());
+    put(offset_of!(FileAttr, st_size), &size.to_le_bytes());
+    put(offset_of!(FileAttr, st_blksize), &4096i64.to_le_bytes());
+    put(offset_of!(FileAttr, st_blocks), &((size + 511) / 512).to_le_bytes());
+    put(offset_of!(FileAttr, st_mtim) + offset_of!(Timespec, tv_sec), &mtime.to_le_bytes());
+    b
+}
+
+// The parameter offsets read by hand above, checked against uhyve-interface's definitions.
+const _: () = {
+    use std::mem::offset_of;
+    use uhyve_interface::v2::parameters as v2;
+    assert!(offset_of!(v2::WriteParams, len) == 0 && offset_of!(v2::WriteParams, ret) == 8);
+    assert!(offset_of!(v2::WriteParams, buf) == 16 && offset_of!(v2::WriteParams, fd) == 24);
+    assert!(offset_of!(v2::ReadParams, len) == 0 && offset_of!(v2::ReadParams, ret) == 8);
+    assert!(offset_of!(v2::ReadParams, buf) == 16 && offset_of!(v2::ReadParams, fd) == 24);
+    assert!(offset_of!(v2::SerialWriteBufferParams, len) == 0 && offset_of!(v2::SerialWriteBufferParams, buf) == 8);
+    assert!(offset_of!(v2::OpenParams, name) == 0 && offset_of!(v2::OpenParams, flags) == 8);
+    assert!(offset_of!(v2::OpenParams, mode) == 12 && offset_of!(v2::OpenParams, ret) == 16);
+    assert!(offset_of!(v2::CloseParams, fd) == 0 && offset_of!(v2::CloseParams, ret) == 4);
+    assert!(offset_of!(v2::LseekParams, offset) == 0 && offset_of!(v2::LseekParams, whence) == 8);
+    assert!(offset_of!(v2::LseekParams, fd) == 12);
+    assert!(offset_of!(v2::UnlinkParams, name) == 0 && offset_of!(v2::UnlinkParams, ret) == 8);
+    assert!(offset_of!(v2::FstatParams, fd) == 0 && offset_of!(v2::FstatParams, attr) == 8);
+    assert!(offset_of!(v2::FstatParams, ret) == 16);
+};
 
 /// A path argument: NUL-terminated UTF-8 of at most 4 KiB (`None` when it is not).
 fn guest_path(ram: &GuestRam, gpa: u64) -> Result<Option<String>, MemError> {

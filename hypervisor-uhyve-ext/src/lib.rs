@@ -31,7 +31,7 @@
 //! | [`snapshot`] | capture, load and clone snapshots (file format: `snapfmt`) |
 //! | [`cache`] | LRU cache of function snapshots over a runtime snapshot |
 //! | [`cpu_state`] | vCPU state in and out of KVM |
-//! | [`watchdog`] | wall-clock deadlines that interrupt `KVM_RUN` |
+//! | `watchdog` | wall-clock deadlines that interrupt `KVM_RUN` (internal) |
 
 pub mod cache;
 pub mod cpu_state;
@@ -41,7 +41,7 @@ pub mod instance;
 pub mod memory;
 pub mod snapshot;
 pub mod vm;
-pub mod watchdog;
+mod watchdog;
 
 use std::time::{Duration, Instant};
 
@@ -52,7 +52,7 @@ pub use seuss_abi::Phase;
 pub use cache::{CacheStats, SnapshotCache};
 pub use snapshot::{capture, Loaded, SnapshotError};
 
-/// Where the time of a cold start went (see DESIGN.md's vocabulary).
+/// Where the time of a cold start went (the start-time vocabulary is in BENCHMARKS.md).
 #[derive(Clone, Debug, Default)]
 pub struct Timings {
     /// Create the VM and load the image.

@@ -64,6 +64,15 @@ pub struct GuestRam {
     host: NonNull<u8>,
     size: u64,
     base: u64,
+    /// `/proc/self/pagemap` and a buffer for one read of all of RAM's entries, kept across
+    /// scans (a scan runs at every reset).
+    pagemap: std::sync::Mutex<PagemapScan>,
+}
+
+#[derive(Default)]
+struct PagemapScan {
+    file: Option<std::fs::File>,
+    buf: Vec<u8>,
 }
 
 // SAFETY: the mapping is owned by this value; concurrent access is the caller's concern, as
@@ -87,7 +96,7 @@ impl GuestRam {
         if ptr == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(Self { host: NonNull::new(ptr.cast()).expect("mmap never returns null on success"), size, base })
+        Ok(Self { host: NonNull::new(ptr.cast()).expect("mmap never returns null on success"), size, base, pagemap: Default::default() })
     }
 
     /// Maps RAM for a clone: zero everywhere, then each layer's stored pages on top
@@ -97,8 +106,8 @@ impl GuestRam {
         for layer in layers {
             let mut stored = 0u64;
             for run in layer.runs {
-                let end = run.first_page.checked_add(run.count).filter(|e| e * PAGE <= size);
-                if end.is_none() {
+                let end = run.first_page.checked_add(run.count).and_then(|e| e.checked_mul(PAGE));
+                if !end.is_some_and(|e| e <= size) {
                     return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "page run outside guest RAM"));
                 }
                 let offset = layer.data_offset + stored * PAGE;
@@ -124,18 +133,6 @@ impl GuestRam {
         Ok(ram)
     }
 
-    /// Drops every page the guest (or the host) wrote since the mapping was made: RAM reads
-    /// as the snapshot (or zero) again. Pages are faulted in anew on next access.
-    pub fn reset(&mut self) -> std::io::Result<()> {
-        // SAFETY: our own mapping; MADV_DONTNEED on private mappings only discards private
-        // copies.
-        let r = unsafe { libc::madvise(self.host.as_ptr().cast(), self.size as usize, libc::MADV_DONTNEED) };
-        if r != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
     /// Drops the private copies of `pages` (sorted guest page numbers): they read as the
     /// snapshot (or zero) again. One `madvise` per run of consecutive pages.
     pub fn discard_pages(&mut self, pages: &[u64]) -> std::io::Result<()> {
@@ -146,7 +143,8 @@ impl GuestRam {
                 j += 1;
             }
             let (first, count) = (pages[i], (j - i) as u64);
-            if (first + count) * PAGE > self.size {
+            let end = first.checked_add(count).and_then(|e| e.checked_mul(PAGE));
+            if !end.is_some_and(|e| e <= self.size) {
                 return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "page outside guest RAM"));
             }
             // SAFETY: the range lies inside our own mapping (checked); MADV_DONTNEED on a
@@ -179,26 +177,27 @@ impl GuestRam {
         use std::os::unix::fs::FileExt;
         let pages = self.size / PAGE;
         let first = self.host.as_ptr() as u64 / PAGE;
-        let f = std::fs::File::open("/proc/self/pagemap")?;
+        let mut scan = self.pagemap.lock().unwrap_or_else(|e| e.into_inner());
+        if scan.file.is_none() {
+            scan.file = Some(std::fs::File::open("/proc/self/pagemap")?);
+        }
+        let PagemapScan { file, buf } = &mut *scan;
+        buf.resize((pages * 8) as usize, 0);
+        file.as_ref().expect("opened above").read_exact_at(buf, first * 8)?;
         let mut out = Vec::new();
-        let mut buf = vec![0u8; 8 * 4096];
-        let mut page = 0u64;
-        while page < pages {
-            let n = (pages - page).min(4096);
-            let bytes = &mut buf[..(n * 8) as usize];
-            f.read_exact_at(bytes, (first + page) * 8)?;
-            for (i, e) in bytes.chunks_exact(8).enumerate() {
-                let e = u64::from_le_bytes(e.try_into().expect("8 bytes"));
-                let present = e & (1 << 63) != 0;
-                let file_or_shared = e & (1 << 61) != 0;
-                // Bit 56 "exclusively mapped" tells a private copy from the shared zero page,
-                // which a read of never-written anonymous memory maps.
-                let exclusive = e & (1 << 56) != 0;
-                if present && !(private_only && (file_or_shared || !exclusive)) {
-                    out.push(page + i as u64);
-                }
+        for (page, e) in buf.chunks_exact(8).enumerate() {
+            let e = u64::from_le_bytes(e.try_into().expect("8 bytes"));
+            let present = e & (1 << 63) != 0;
+            // A private page the kernel swapped out is still private content.
+            let swapped = e & (1 << 62) != 0;
+            let file_or_shared = e & (1 << 61) != 0;
+            // Bit 56 "exclusively mapped" tells a private copy from the shared zero page,
+            // which a read of never-written anonymous memory maps.
+            let exclusive = e & (1 << 56) != 0;
+            let keep = if private_only { (present && !file_or_shared && exclusive) || swapped } else { present || swapped };
+            if keep {
+                out.push(page as u64);
             }
-            page += n;
         }
         Ok(out)
     }
@@ -260,7 +259,9 @@ impl GuestRam {
         Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
     }
 
-    /// Copies a `T` into guest memory.
+    /// Copies a `T` into guest memory. `T` should have no padding (its bytes, padding
+    /// included, reach the guest); the host-built structs written with it are padding-free
+    /// or, like the boot info, written once before the guest runs.
     pub fn write<T: Copy>(&mut self, gpa: u64, value: &T) -> Result<(), MemError> {
         let bytes = self.slice_mut(gpa, size_of::<T>() as u64)?;
         // SAFETY: bytes has size_of::<T>() bytes; T is Copy (no drop glue).
@@ -298,6 +299,7 @@ mod tests {
         assert!(ram.slice(0x1_0000_0000 + (1 << 20) - 4, 8).is_err(), "straddles the end");
         assert!(ram.slice(u64::MAX - 2, 8).is_err(), "gpa + len overflows");
         assert!(ram.slice(0x1_0000_0000, u64::MAX).is_err(), "huge length");
+        assert!(ram.discard_pages(&[u64::MAX / 2]).is_err(), "page number overflow is refused");
         ram.write(0x1_0000_0010, &42u64).unwrap();
         assert_eq!(ram.read::<u64>(0x1_0000_0010).unwrap(), 42);
     }
@@ -322,7 +324,8 @@ mod tests {
         ram.slice_mut(0x1000_0000 + 8 * 4096, 4).unwrap().fill(1);
         assert_eq!(ram.private_pages().unwrap(), vec![2, 8]);
         assert_eq!(std::fs::read(&path).unwrap()[0], 7, "the file never changes");
-        ram.reset().unwrap();
+        let written = ram.private_pages().unwrap();
+        ram.discard_pages(&written).unwrap();
         assert_eq!(ram.slice(0x1000_0000 + 2 * 4096, 4).unwrap(), &[7; 4]);
         assert_eq!(ram.slice(0x1000_0000 + 8 * 4096, 4).unwrap(), &[0; 4]);
         std::fs::remove_file(&path).unwrap();

@@ -15,8 +15,8 @@
 //!   parent chain, and decodes the vCPU state once.
 //! * **Clone**: [`crate::Instance::from_snapshot`] maps the chain's pages copy-on-write
 //!   ([`crate::memory::GuestRam::from_layers`]) and loads the vCPU state; the guest resumes
-//!   when the host completes its pending hypercall. [`crate::Instance::reset_to`] returns a
-//!   used clone to the snapshot state without a new VM.
+//!   when the host completes its pending hypercall. [`crate::Instance::reset`] returns a used
+//!   clone to the snapshot state without a new VM.
 
 use std::collections::HashMap;
 use std::os::fd::AsRawFd;
@@ -82,8 +82,18 @@ fn file_err(path: &Path) -> impl Fn(snapfmt::SnapError) -> SnapshotError + '_ {
 }
 
 impl Loaded {
-    /// Opens and validates `path` and its parents.
+    /// Opens and validates `path` and its parents (read from disk).
     pub fn open(path: &Path) -> Result<Arc<Self>, SnapshotError> {
+        Self::open_inner(path, None)
+    }
+
+    /// Opens `path`, whose parent is the already loaded `parent` (checked by id): the warm
+    /// path shares one loaded runtime snapshot among all its function snapshots.
+    pub fn open_with_parent(path: &Path, parent: &Arc<Loaded>) -> Result<Arc<Self>, SnapshotError> {
+        Self::open_inner(path, Some(parent.clone()))
+    }
+
+    fn open_inner(path: &Path, known_parent: Option<Arc<Loaded>>) -> Result<Arc<Self>, SnapshotError> {
         let snap = Snapshot::open(path).map_err(file_err(path))?;
         let abi = snap.header().abi_version;
         if abi != seuss_abi::ABI_VERSION {
@@ -92,8 +102,10 @@ impl Loaded {
         let parent = match &snap.header().parent {
             None => None,
             Some(p) => {
-                let ppath = resolve_parent(path, &p.path);
-                let parent = Loaded::open(&ppath)?;
+                let parent = match known_parent {
+                    Some(parent) => parent,
+                    None => Loaded::open(&resolve_parent(path, &p.path))?,
+                };
                 snap.check_parent(Some(&parent.snap)).map_err(file_err(path))?;
                 let (a, b) = (parent.snap.header(), snap.header());
                 if a.guest_memory_bytes != b.guest_memory_bytes || a.guest_memory_base != b.guest_memory_base {
@@ -221,6 +233,9 @@ pub struct Captured {
 /// from; the parent is the snapshot `inst` was cloned from, if any.
 pub fn capture(inst: &mut Instance, out: &Path, image: ImageRef) -> Result<Captured, SnapshotError> {
     let (port, params) = inst.pending_call().ok_or(SnapshotError::NotParked("the guest is not parked in an ask hypercall"))?;
+    if inst.has_open_files() {
+        return Err(SnapshotError::NotParked("the guest holds open files, which a snapshot cannot carry"));
+    }
     let kind = if port == seuss_abi::Hypercall::FunctionSource.port() { Kind::Runtime } else { Kind::Function };
     let parent = inst.origin().cloned();
     cpu_state::settle(inst.vcpu_mut())?;
@@ -259,10 +274,7 @@ pub fn capture(inst: &mut Instance, out: &Path, image: ImageRef) -> Result<Captu
         pending_port: port,
         pending_params_gpa: params,
         runs,
-        created_unix_ns: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0),
+        created_unix_ns: crate::instance::unix_now_ns(),
     };
     let id = snapfmt::write(out, &header, &data).map_err(file_err(out))?;
     Ok(Captured { id, stored_pages: stored, candidate_pages: candidates.len() as u64 })

@@ -22,14 +22,16 @@ fn kvm<T>(what: &'static str, r: Result<T, kvm_ioctls::Error>) -> Result<T, KvmE
 
 /// The VM, its vCPU and its RAM.
 pub struct Vm {
-    /// The VM file descriptor (kept open for the vCPU's lifetime).
-    pub vm: VmFd,
+    /// The VM file descriptor: never used after set-up, but it must stay open as long as the
+    /// vCPU runs.
+    _vm: VmFd,
     /// The only vCPU.
-    pub vcpu: VcpuFd,
-    /// Guest RAM.
-    pub ram: GuestRam,
+    pub(crate) vcpu: VcpuFd,
+    /// Guest RAM: KVM's memory slot 0 points into it, so it must not be replaced while the VM
+    /// lives (hence crate-private).
+    pub(crate) ram: GuestRam,
     /// TSC frequency of the vCPU in kHz, if KVM reports one.
-    pub tsc_khz: Option<u32>,
+    pub(crate) tsc_khz: Option<u32>,
 }
 
 impl Vm {
@@ -56,7 +58,7 @@ impl Vm {
         }
         kvm("set CPUID", vcpu.set_cpuid2(&cpuid))?;
         let tsc_khz = vcpu.get_tsc_khz().ok().filter(|k| *k > 0);
-        Ok(Self { vm, vcpu, ram, tsc_khz })
+        Ok(Self { _vm: vm, vcpu, ram, tsc_khz })
     }
 
     /// Puts the vCPU in uhyve's entry state: long mode, paging on the boot page tables,

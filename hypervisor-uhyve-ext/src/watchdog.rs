@@ -40,6 +40,8 @@ fn install_handler() {
 struct Deadlines {
     armed: BTreeMap<(Instant, u64), libc::pthread_t>,
     next_id: u64,
+    /// When the watchdog thread will look next (`None`: only when notified).
+    wake_at: Option<Instant>,
 }
 
 struct Shared {
@@ -77,6 +79,7 @@ fn watch(s: &'static Shared) -> ! {
                 break;
             }
         }
+        d.wake_at = wait.map(|w| now + w);
         d = match wait {
             Some(w) => s.changed.wait_timeout(d, w).unwrap_or_else(|e| e.into_inner()).0,
             None => s.changed.wait(d).unwrap_or_else(|e| e.into_inner()),
@@ -84,23 +87,26 @@ fn watch(s: &'static Shared) -> ! {
     }
 }
 
-/// An armed deadline for the calling thread; dropping it disarms it.
-pub struct Watchdog {
+/// An armed deadline for the calling thread; dropping it disarms it. Crate-private: the
+/// signal's safety relies on the guard being dropped on the thread that armed it.
+pub(crate) struct Watchdog {
     key: (Instant, u64),
 }
 
 impl Watchdog {
     /// Arms `deadline` for the calling thread.
-    pub fn arm(deadline: Instant) -> Self {
+    pub(crate) fn arm(deadline: Instant) -> Self {
         let s = shared();
         let mut d = s.deadlines.lock().unwrap_or_else(|e| e.into_inner());
         d.next_id += 1;
         let key = (deadline, d.next_id);
         // SAFETY: pthread_self has no preconditions.
         d.armed.insert(key, unsafe { libc::pthread_self() });
-        let earliest = d.armed.keys().next() == Some(&key);
+        // Wake the watchdog only if it would otherwise look too late (with a fixed timeout a
+        // new deadline is later than the armed ones, so usually nobody is woken).
+        let wake = d.wake_at.is_none_or(|w| deadline < w);
         drop(d);
-        if earliest {
+        if wake {
             s.changed.notify_one();
         }
         Self { key }

@@ -9,9 +9,20 @@ use boa_runtime::{ConsoleState, Logger};
 #[derive(Debug, Trace, Finalize, Clone)]
 pub struct LineLogger;
 
+/// Longest console line passed on; longer lines are cut (at a character boundary) and marked.
+const MAX_LINE: usize = seuss_abi::MAX_PAYLOAD - 64;
+
 fn emit(msg: &str, state: &ConsoleState, is_error: bool) {
     let indent = state.indent();
-    let line = if indent == 0 { msg.to_owned() } else { format!("{:indent$}{msg}", "") };
+    let mut line = if indent == 0 { msg.to_owned() } else { format!("{:indent$}{msg}", "") };
+    if line.len() > MAX_LINE {
+        let mut cut = MAX_LINE;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+        line.push_str(" [line truncated]");
+    }
     if crate::platform::invocation::log_line(&line, is_error) {
         return;
     }

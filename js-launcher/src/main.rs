@@ -1,7 +1,7 @@
 //! js-launcher: the guest program that hosts one JavaScript function (Boa on libos).
 //!
 //! Its life is a sequence of phases; the two *asks* are single libos calls, where our
-//! hypervisor takes snapshots (see DESIGN.md's data flow):
+//! hypervisor takes snapshots (ARCHITECTURE.md, "Data flow of one function"):
 //!
 //! ```text
 //! engine init ─► [ask for the function source] ─► import ─► loop { [ask for the next
@@ -107,7 +107,6 @@ fn main() {
         Channel::Standalone => {
             let args = crate::platform::raw_app_args();
             let out = function::invoke(&main_fn, &args, &mut ctx, &executor);
-            invocation::mark(Phase::Ran);
             timings.print(platform::monotonic_ns());
             let mut line = out.json.into_bytes();
             line.push(b'\n');

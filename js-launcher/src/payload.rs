@@ -3,6 +3,9 @@
 
 use seuss_abi::payload::{self, HEADER_SIZE, MAGIC, REGION_SIZE};
 
+// Only the header and the source are read (volatile, byte by byte): reading the whole 1 MiB
+// region to call `payload::decode` would fault in 256 pages at every cold start.
+
 #[repr(C, align(4096))]
 struct Region([u8; REGION_SIZE]);
 
@@ -30,10 +33,7 @@ pub fn embedded_source() -> Option<String> {
         // SAFETY: i < HEADER_SIZE <= REGION_SIZE; the region is never written at run time.
         *b = unsafe { base.add(i).read_volatile() };
     }
-    let len = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes")) as usize;
-    if len == 0 || len > payload::CAPACITY {
-        return None;
-    }
+    let len = payload::source_len(&header)?;
     let mut bytes = vec![0u8; len];
     // SAFETY: HEADER_SIZE + len <= REGION_SIZE, checked above; volatile copy as above.
     for (i, b) in bytes.iter_mut().enumerate() {

@@ -49,7 +49,7 @@ pub unsafe fn init(fdt_addr: Option<u64>) {
             if let Some(bootargs) = chosen.property("bootargs").and_then(|p| p.as_str()) {
                 parse(bootargs, &mut parsed);
             }
-            if let Some(v) = chosen.property("seuss,abi").and_then(|p| p.as_usize()) {
+            if let Some(v) = chosen.property(seuss_abi::FDT_PROPERTY).and_then(|p| p.as_usize()) {
                 parsed.seuss_abi = Some(v as u32);
             }
         }

@@ -1,4 +1,4 @@
-//! Entropy from RDRAND. Never RDSEED: this project's hosts lack it (DESIGN.md).
+//! Entropy from RDRAND. Never RDSEED: this project's development hosts lack it.
 
 use core::arch::x86_64::_rdrand64_step;
 
@@ -15,7 +15,7 @@ pub fn fill(buf: &mut [u8]) -> bool {
 pub fn rdrand() -> Option<u64> {
     for _ in 0..10 {
         let mut v = 0u64;
-        // SAFETY: RDRAND is present on every host this project supports (DESIGN.md); the
+        // SAFETY: RDRAND is present on every host this project supports; the
         // intrinsic reports failure through its return value.
         if unsafe { rdrand_step(&mut v) } == 1 {
             return Some(v);

@@ -15,6 +15,7 @@ use seuss_abi::{
 };
 
 use crate::hypercall::seuss;
+use crate::sync::SpinLock;
 
 /// Whether the hypervisor speaks our ABI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,12 +26,20 @@ pub enum Channel {
     Standalone,
 }
 
-/// Which hypervisor we run on.
+static CHANNEL: SpinLock<Option<Channel>> = SpinLock::new(None);
+
+/// Which hypervisor we run on (read from the device tree once). A hypervisor announcing
+/// another ABI version stops the guest with a message: misreading the channel is worse.
 pub fn channel() -> Channel {
-    match crate::bootargs::with(|b| b.seuss_abi) {
-        Some(v) => Channel::Seuss(v),
+    let mut cached = CHANNEL.lock();
+    *cached.get_or_insert_with(|| match crate::bootargs::with(|b| b.seuss_abi) {
+        Some(v) if v == seuss_abi::ABI_VERSION => Channel::Seuss(v),
+        Some(_) => {
+            crate::console::write_stderr(b"libos: the hypervisor speaks another seuss ABI version than this image\n");
+            crate::hypercall::exit(crate::sys::ABORT_EXIT_CODE);
+        }
         None => Channel::Standalone,
-    }
+    })
 }
 
 fn on_seuss() -> bool {

@@ -9,7 +9,7 @@
 //!
 //! | port | hypercall | parameter struct | semantics |
 //! |---|---|---|---|
-//! | 0x2000 | [`Hypercall::FunctionSource`] | [`BufferParams`] | guest asks for the function's JS source (runtime image). Host copies up to `cap` bytes into `buf`, sets `len` to the full size and `status` (0, or [`STATUS_TOO_SMALL`]: retry with `cap >= len`, or [`STATUS_NONE`]). **Runtime snapshot point.** |
+//! | 0x2000 | [`Hypercall::FunctionSource`] | [`BufferParams`] | guest asks for the function's JS source (runtime image). If it fits in `cap`, the host copies it into `buf`; it always sets `len` to the full size and `status` ([`STATUS_OK`]; [`STATUS_TOO_SMALL`]: nothing copied, retry with `cap >= len`; [`STATUS_NONE`]). **Runtime snapshot point.** |
 //! | 0x2010 | [`Hypercall::NextInvocation`] | [`InvocationParams`] | guest asks for the next invocation: args JSON into `buf` (as above) plus wall-clock time, 32 bytes of fresh entropy and an invocation id. **Function snapshot point**; a clone resumes by completing this call. |
 //! | 0x2020 | [`Hypercall::ReturnResult`] | [`ResultParams`] | the invocation's result JSON (`is_error` = 1 for `{"error":...}`). |
 //! | 0x2030 | [`Hypercall::Log`] | [`LogParams`] | one console line of the function, kept apart from the result. |
@@ -20,8 +20,10 @@
 //! guest only uses them when the device tree says it runs on our hypervisor: the property
 //! `/chosen/seuss,abi` holds [`ABI_VERSION`].
 //!
-//! **Version rule:** [`ABI_VERSION`] changes whenever a port, struct layout or meaning changes;
-//! the host refuses images whose version differs from its own (snapshots record it too).
+//! **Version rule:** [`ABI_VERSION`] changes whenever a port, struct layout or meaning changes.
+//! The host announces its version in the device tree; a guest built for another version stops
+//! with a message instead of misreading the channel. Snapshots record the version, and a host
+//! refuses snapshots of another version.
 
 #![no_std]
 
@@ -99,6 +101,18 @@ impl Hypercall {
         Hypercall::Mark,
     ];
 
+    /// The hypercall's name (for messages).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Hypercall::FunctionSource => "FunctionSource",
+            Hypercall::NextInvocation => "NextInvocation",
+            Hypercall::ReturnResult => "ReturnResult",
+            Hypercall::Log => "Log",
+            Hypercall::Wait => "Wait",
+            Hypercall::Mark => "Mark",
+        }
+    }
+
     /// The I/O port.
     pub const fn port(self) -> u16 {
         self as u16
@@ -146,7 +160,7 @@ pub struct InvocationParams {
     pub args: BufferParams,
     /// out: Unix time in ns when the host completed the call.
     pub wall_clock_ns: i64,
-    /// out: invocation id (unique per host process).
+    /// out: invocation id (unique within the host process).
     pub invocation_id: u64,
     /// out: fresh entropy to reseed the guest's generators.
     pub entropy: [u8; 32],
@@ -198,14 +212,15 @@ pub enum Phase {
     EngineReady = 1,
     /// The function is imported (top level evaluated).
     Imported = 2,
-    /// The invocation finished (result computed).
-    Ran = 3,
 }
 
 impl Phase {
+    /// Number of phases.
+    pub const COUNT: usize = 3;
+
     /// The phase with this number.
     pub fn from_u32(v: u32) -> Option<Self> {
-        [Phase::Booted, Phase::EngineReady, Phase::Imported, Phase::Ran].into_iter().find(|p| *p as u32 == v)
+        [Phase::Booted, Phase::EngineReady, Phase::Imported].into_iter().find(|p| *p as u32 == v)
     }
 }
 
@@ -217,7 +232,7 @@ pub struct MarkParams {
     pub phase: u32,
     /// Padding; zero.
     pub _pad: u32,
-    /// in: guest monotonic time in ns.
+    /// in: guest monotonic time in ns (informational: the host timestamps marks itself).
     pub guest_ns: u64,
 }
 
@@ -269,12 +284,20 @@ pub mod payload {
         Ok(())
     }
 
-    /// The source in `region`, `None` when empty or malformed.
-    pub fn decode(region: &[u8]) -> Option<&[u8]> {
-        if region.len() < REGION_SIZE || region[..16] != MAGIC {
+    /// The source length a region's header announces, `None` when there is no source or the
+    /// header is malformed.
+    pub fn source_len(header: &[u8; HEADER_SIZE]) -> Option<usize> {
+        if header[..16] != MAGIC {
             return None;
         }
-        let len = u64::from_le_bytes(region[16..24].try_into().ok()?) as usize;
-        (len > 0 && len <= CAPACITY).then(|| &region[HEADER_SIZE..HEADER_SIZE + len])
+        let len = u64::from_le_bytes(header[16..24].try_into().ok()?) as usize;
+        (len > 0 && len <= CAPACITY).then_some(len)
+    }
+
+    /// The source in `region`, `None` when empty or malformed.
+    pub fn decode(region: &[u8]) -> Option<&[u8]> {
+        let header: &[u8; HEADER_SIZE] = region.get(..HEADER_SIZE)?.try_into().ok()?;
+        let len = source_len(header)?;
+        region.get(HEADER_SIZE..HEADER_SIZE + len)
     }
 }

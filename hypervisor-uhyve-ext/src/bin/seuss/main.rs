@@ -193,10 +193,10 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
 }
 
 fn seconds(t: f64, flag: &str) -> Result<Duration> {
-    if !(t > 0.0 && t.is_finite()) {
-        bail!("{flag} must be a positive number of seconds");
+    match Duration::try_from_secs_f64(t) {
+        Ok(d) if t > 0.0 => Ok(d),
+        _ => bail!("{flag} must be a positive number of seconds, not {t}"),
     }
-    Ok(Duration::from_secs_f64(t))
 }
 
 fn snapshot(a: SnapshotArgs) -> Result<ExitCode> {
@@ -252,14 +252,6 @@ fn report_snapshot(snap: &Loaded, took: Duration) {
     );
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_micros() as u64
-}
-
 fn median(v: &mut [u64]) -> u64 {
     v.sort_unstable();
     v.get(v.len() / 2).copied().unwrap_or(0)
@@ -309,15 +301,13 @@ fn invoke(a: InvokeArgs) -> Result<ExitCode> {
         any_error |= outcome.is_error;
     }
     if a.stats {
-        latencies.sort();
-        resets.sort();
         eprintln!(
             "{}",
             serde_json::json!({
                 "invocations": a.count,
                 "clone_us": clone_time.as_micros() as u64,
-                "invoke_us": {"p50": percentile(&latencies, 0.5), "p90": percentile(&latencies, 0.9), "p99": percentile(&latencies, 0.99), "max": percentile(&latencies, 1.0)},
-                "reset_us": {"p50": percentile(&resets, 0.5), "p99": percentile(&resets, 0.99)},
+                "invoke_us": bench::dist(&latencies),
+                "reset_us": bench::dist(&resets),
                 "pages_touched": median(&mut touched),
                 "pages_written": median(&mut written),
             })
@@ -371,9 +361,6 @@ fn run(a: RunArgs) -> Result<ExitCode> {
         Some(f) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
         None => a.args.clone(),
     };
-    if !(a.timeout > 0.0 && a.timeout.is_finite()) {
-        bail!("--timeout must be a positive number of seconds");
-    }
     let mut env = Vec::new();
     for kv in &a.env {
         let (k, v) = kv.split_once('=').with_context(|| format!("-e {kv:?} is not KEY=VALUE"))?;
@@ -381,7 +368,7 @@ fn run(a: RunArgs) -> Result<ExitCode> {
     }
     let config = Config {
         memory: a.memory,
-        timeout: Duration::from_secs_f64(a.timeout),
+        timeout: seconds(a.timeout, "--timeout")?,
         file_mappings: a.file_mappings,
         args: a.guest_args,
         env,

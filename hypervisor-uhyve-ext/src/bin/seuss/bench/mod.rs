@@ -13,6 +13,8 @@ mod throughput;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use common::dist;
+
 use anyhow::{bail, Result};
 use serde_json::json;
 
