@@ -6,14 +6,13 @@
 //! waiting functions overlap freely while CPU-bound ones share the cores. Each request's
 //! arrival time and latency are recorded and plotted.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
-use seuss_hv::{Config, Event, Image, Instance, Loaded};
+use anyhow::Result;
+use seuss_hv::{Config, Event, Instance};
 use serde_json::{json, Value};
 
-use super::common::{dist, progress, Env};
+use super::common::{dist, progress, snapshot_image, Env};
 
 /// One request's record.
 struct Sample {
@@ -38,17 +37,6 @@ pub struct Params {
     pub sleep_ms: u32,
 }
 
-fn snapshot(env: &Env, name: &str) -> Result<Arc<Loaded>> {
-    let cfg = Config::default();
-    let path = env.work.join(format!("burst-{name}.snap"));
-    let mut inst = Instance::boot(&env.kvm, &Image::from_file(&env.image(name))?, &cfg)?;
-    if inst.run()? != Event::WantsInvocation {
-        bail!("{name} image did not park");
-    }
-    seuss_hv::capture(&mut inst, &path, seuss_hv::snapshot::image_ref(&env.image(name))?)?;
-    Ok(Loaded::open(&path)?)
-}
-
 /// Runs the experiment.
 pub fn run(env: &Env, p: &Params) -> Result<(Value, String)> {
     let functions: [(&'static str, String); 2] =
@@ -57,7 +45,7 @@ pub fn run(env: &Env, p: &Params) -> Result<(Value, String)> {
     let bar = progress(total, "burst");
     let mut samples = Vec::new();
     for (name, args) in &functions {
-        let snap = snapshot(env, name)?;
+        let snap = snapshot_image(env, name, Event::WantsInvocation, &format!("burst-{name}"))?;
         for &period in &p.periods {
             bar.set_message(format!("burst {name} every {period} s"));
             let start = Instant::now();

@@ -63,6 +63,21 @@ impl Drop for Env {
     }
 }
 
+/// Boots image `name` until it asks for a function (`Event::WantsSource`: a runtime snapshot)
+/// or for an invocation (`Event::WantsInvocation`: a function snapshot), captures it into the
+/// scratch directory as `FILE.snap` and loads it.
+pub fn snapshot_image(env: &Env, name: &str, want: seuss_hv::Event, file: &str) -> Result<std::sync::Arc<seuss_hv::Loaded>> {
+    let path = env.image(name);
+    let mut inst = seuss_hv::Instance::boot(&env.kvm, &seuss_hv::Image::from_file(&path)?, &seuss_hv::Config::default())?;
+    let got = inst.run()?;
+    if got != want {
+        bail!("{name} image stopped at {got:?}, not {want:?}");
+    }
+    let out = env.work.join(format!("{file}.snap"));
+    seuss_hv::capture(&mut inst, &out, seuss_hv::snapshot::image_ref(&path)?)?;
+    Ok(seuss_hv::Loaded::open(&out)?)
+}
+
 /// Percentiles of a sample, in microseconds.
 pub fn dist(samples: &[Duration]) -> Value {
     let mut v: Vec<u64> = samples.iter().map(|d| d.as_micros() as u64).collect();

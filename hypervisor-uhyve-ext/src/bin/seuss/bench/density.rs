@@ -13,10 +13,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
-use seuss_hv::{Config, Event, Image, Instance, Loaded, SnapshotCache};
+use seuss_hv::{Config, Event, Instance, SnapshotCache};
 use serde_json::{json, Value};
 
-use super::common::{progress, pss, Env};
+use super::common::{progress, pss, snapshot_image, Env};
 
 fn variant(i: usize) -> String {
     format!(
@@ -31,16 +31,7 @@ fn variant(i: usize) -> String {
 /// Runs the experiment; `budget` is the memory the largest-K figure is computed for.
 pub fn run(env: &Env, functions: usize, clones: usize, node_processes: usize, budget: u64) -> Result<Value> {
     let cfg = Config::default();
-    let runtime_img = Image::from_file(&env.image("runtime"))?;
-    let runtime_snap = env.work.join("density-runtime.snap");
-    {
-        let mut inst = Instance::boot(&env.kvm, &runtime_img, &cfg)?;
-        if inst.run()? != Event::WantsSource {
-            bail!("the runtime image did not ask for a function");
-        }
-        seuss_hv::capture(&mut inst, &runtime_snap, seuss_hv::snapshot::image_ref(&env.image("runtime"))?)?;
-    }
-    let runtime = Loaded::open(&runtime_snap)?;
+    let runtime = snapshot_image(env, "runtime", Event::WantsSource, "density-runtime")?;
     let me = std::process::id().to_string();
 
     let bar = progress((functions + clones + node_processes) as u64, "density: functions");

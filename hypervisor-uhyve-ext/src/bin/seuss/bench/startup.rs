@@ -13,10 +13,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use seuss_hv::{run_cold, Config, Event, Image, Instance, Loaded};
+use seuss_hv::{run_cold, Config, Event, Image, Instance};
 use serde_json::{json, Value};
 
-use super::common::{dist, p50, progress, time_process, Env};
+use super::common::{dist, p50, progress, snapshot_image, time_process, Env};
 
 fn args_for(function: &str) -> &'static str {
     match function {
@@ -35,16 +35,7 @@ fn expect_ok(o: &seuss_hv::Outcome, what: &str) -> Result<()> {
 /// Runs the experiment for `functions`, `runs` samples each.
 pub fn run(env: &Env, functions: &[String], runs: usize) -> Result<Value> {
     let cfg = Config::default();
-    let runtime_img = Image::from_file(&env.image("runtime"))?;
-    let runtime_snap = env.work.join("runtime.snap");
-    {
-        let mut inst = Instance::boot(&env.kvm, &runtime_img, &cfg)?;
-        if inst.run()? != Event::WantsSource {
-            bail!("the runtime image did not ask for a function");
-        }
-        seuss_hv::capture(&mut inst, &runtime_snap, seuss_hv::snapshot::image_ref(&env.image("runtime"))?)?;
-    }
-    let runtime = Loaded::open(&runtime_snap)?;
+    let runtime = snapshot_image(env, "runtime", Event::WantsSource, "runtime")?;
     let mut per_function = serde_json::Map::new();
     let kinds = 9;
     let bar = progress((functions.len() * runs * kinds) as u64, "startup");
@@ -85,15 +76,7 @@ pub fn run(env: &Env, functions: &[String], runs: usize) -> Result<Value> {
         samples.push(("warm_us", v));
 
         // hot: function snapshot, ready clone reset off the request path
-        let fn_snap = env.work.join(format!("{f}.snap"));
-        {
-            let mut inst = Instance::boot(&env.kvm, &image, &cfg)?;
-            if inst.run()? != Event::WantsInvocation {
-                bail!("{f} image did not park for an invocation");
-            }
-            seuss_hv::capture(&mut inst, &fn_snap, seuss_hv::snapshot::image_ref(&image_path)?)?;
-        }
-        let snap = Loaded::open(&fn_snap)?;
+        let snap = snapshot_image(env, f, Event::WantsInvocation, f)?;
         let mut inst = Instance::from_snapshot(&env.kvm, &snap, &cfg)?;
         expect_ok(&inst.invoke(args)?, "hot warm-up")?;
         let mut v = Vec::new();

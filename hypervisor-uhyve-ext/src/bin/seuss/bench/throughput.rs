@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use seuss_hv::{Config, Event, Image, Instance, Loaded};
+use seuss_hv::{Config, Event, Instance, Loaded};
 use serde_json::{json, Value};
 
-use super::common::{dist, progress, time_process, Env};
+use super::common::{dist, progress, snapshot_image, time_process, Env};
 
 type Job = (Instant, Sender<Duration>);
 
@@ -121,22 +121,10 @@ fn measure(env: &Env, mode: Mode, clients: usize, duration: Duration, snaps: &(A
 
 /// Runs the three modes.
 pub fn run(env: &Env, clients: usize, duration: Duration) -> Result<Value> {
-    let cfg = Config::default();
-    let runtime_snap = env.work.join("tp-runtime.snap");
-    let nop_snap = env.work.join("tp-nop.snap");
-    {
-        let mut inst = Instance::boot(&env.kvm, &Image::from_file(&env.image("runtime"))?, &cfg)?;
-        if inst.run()? != Event::WantsSource {
-            bail!("runtime image did not ask for a function");
-        }
-        seuss_hv::capture(&mut inst, &runtime_snap, seuss_hv::snapshot::image_ref(&env.image("runtime"))?)?;
-        let mut inst = Instance::boot(&env.kvm, &Image::from_file(&env.image("nop"))?, &cfg)?;
-        if inst.run()? != Event::WantsInvocation {
-            bail!("nop image did not park");
-        }
-        seuss_hv::capture(&mut inst, &nop_snap, seuss_hv::snapshot::image_ref(&env.image("nop"))?)?;
-    }
-    let snaps = (Loaded::open(&runtime_snap)?, Loaded::open(&nop_snap)?);
+    let snaps = (
+        snapshot_image(env, "runtime", Event::WantsSource, "tp-runtime")?,
+        snapshot_image(env, "nop", Event::WantsInvocation, "tp-nop")?,
+    );
     let bar = progress(3, "throughput");
     bar.set_message("throughput: hot");
     let hot = measure(env, Mode::Hot, clients, duration, &snaps)?;
