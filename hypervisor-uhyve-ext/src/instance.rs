@@ -180,10 +180,26 @@ impl Marks {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Pending {
     call: Ours,
     params: u64,
+}
+
+/// Where an instance is in its life (the module docs draw the transitions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// The vCPU may run: just booted, or a parked hypercall was completed.
+    Ready,
+    /// Parked in an ask hypercall that the host must complete first.
+    Parked(Pending),
+    /// Stopped right after ReturnResult (see [`Event::Returned`]).
+    Returned,
+    /// The guest exited with this status.
+    Exited(i32),
+    /// Stopped by an error (timeout, crash, bad hypercall); only [`Instance::reset`] revives
+    /// a clone.
+    Failed,
 }
 
 /// See the module docs.
@@ -191,9 +207,7 @@ pub struct Instance {
     vm: Vm,
     files: Files,
     config: Config,
-    pending: Option<Pending>,
-    exited: Option<i32>,
-    failed: bool,
+    state: State,
     result: Option<(String, bool)>,
     logs: Vec<LogLine>,
     stdout: Vec<u8>,
@@ -201,8 +215,6 @@ pub struct Instance {
     marks: Marks,
     /// The snapshot this instance is a clone of.
     origin: Option<Arc<Loaded>>,
-    /// Stopped right after ReturnResult (see [`Event::Returned`]).
-    returned: bool,
     /// Bytes of log lines this invocation (bounded by [`MAX_CAPTURED_OUTPUT`]).
     log_bytes: usize,
 }
@@ -233,16 +245,13 @@ impl Instance {
             vm,
             files: Files::new(config.file_mappings.clone()),
             config: config.clone(),
-            pending: None,
-            exited: None,
-            failed: false,
+            state: State::Ready,
             result: None,
             logs: Vec::new(),
             stdout: Vec::new(),
             stderr: Vec::new(),
             marks: Marks { created: Some(created), ..Default::default() },
             origin: None,
-            returned: false,
             log_bytes: 0,
         })
     }
@@ -262,16 +271,13 @@ impl Instance {
             vm,
             files: Files::new(config.file_mappings.clone()),
             config: Config { memory: h.guest_memory_bytes, ..config.clone() },
-            pending: Some(Pending { call, params: h.pending_params_gpa }),
-            exited: None,
-            failed: false,
+            state: State::Parked(Pending { call, params: h.pending_params_gpa }),
             result: None,
             logs: Vec::new(),
             stdout: Vec::new(),
             stderr: Vec::new(),
             marks: Marks { created: Some(created), started: Some(created), ..Default::default() },
             origin: Some(snap.clone()),
-            returned: false,
             log_bytes: 0,
         })
     }
@@ -287,14 +293,11 @@ impl Instance {
         // fault them in again.
         let written = self.vm.ram.private_pages()?;
         self.vm.ram.discard_pages(&written)?;
-        self.returned = false;
         snap.vcpu().restore(&self.vm.vcpu)?;
         let h = snap.header();
         let call = Ours::from_port(h.pending_port).ok_or(SnapshotError::NotParked("snapshot is not parked in an ask hypercall"))?;
-        self.pending = Some(Pending { call, params: h.pending_params_gpa });
+        self.state = State::Parked(Pending { call, params: h.pending_params_gpa });
         self.files.close_all();
-        self.exited = None;
-        self.failed = false;
         self.result = None;
         self.logs.clear();
         self.log_bytes = 0;
@@ -321,7 +324,10 @@ impl Instance {
 
     /// The pending ask hypercall: (port, parameter address).
     pub fn pending_call(&self) -> Option<(u16, u64)> {
-        self.pending.map(|p| (p.call.port(), p.params))
+        match self.state {
+            State::Parked(p) => Some((p.call.port(), p.params)),
+            _ => None,
+        }
     }
 
     pub(crate) fn vcpu_mut(&mut self) -> &mut kvm_ioctls::VcpuFd {
@@ -345,17 +351,25 @@ impl Instance {
 
     /// The guest's exit status, once it exited.
     pub fn exit_status(&self) -> Option<i32> {
-        self.exited
+        match self.state {
+            State::Exited(code) => Some(code),
+            _ => None,
+        }
     }
 
     fn state_check(&self) -> Result<(), Error> {
-        if self.failed {
-            return Err(Error::State("failed"));
+        match self.state {
+            State::Failed => Err(Error::State("failed")),
+            State::Exited(_) => Err(Error::State("exited")),
+            _ => Ok(()),
         }
-        if self.exited.is_some() {
-            return Err(Error::State("exited"));
+    }
+
+    fn parked(&self, call: Ours) -> Option<Pending> {
+        match self.state {
+            State::Parked(p) if p.call == call => Some(p),
+            _ => None,
         }
-        Ok(())
     }
 
     /// Runs the vCPU until the guest parks, exits or fails (bounded by the timeout).
@@ -372,14 +386,15 @@ impl Instance {
 
     fn run_until(&mut self, deadline: Instant) -> Result<Event, Error> {
         self.state_check()?;
-        if self.pending.is_some() {
+        if let State::Parked(_) = self.state {
             return Err(Error::State("parked in a hypercall that must be completed first"));
         }
+        self.state = State::Ready;
         let watchdog = Watchdog::arm(deadline);
         let r = self.run_loop(deadline);
         drop(watchdog);
         if r.is_err() {
-            self.failed = true;
+            self.state = State::Failed;
         }
         r
     }
@@ -436,7 +451,7 @@ impl Instance {
         match call {
             Uhyve::Exit => {
                 let code = arg as i32;
-                self.exited = Some(code);
+                self.state = State::Exited(code);
                 return Ok(Some(Event::Exited(code)));
             }
             Uhyve::SerialWriteByte => console(self.config.console, &mut self.stdout, &mut self.stderr, 1, &[arg as u8]),
@@ -539,11 +554,11 @@ impl Instance {
         self.vm.ram.slice(arg, call.params_size() as u64).map_err(&e)?;
         match call {
             Ours::FunctionSource => {
-                self.pending = Some(Pending { call, params: arg });
+                self.state = State::Parked(Pending { call, params: arg });
                 Ok(Some(Event::WantsSource))
             }
             Ours::NextInvocation => {
-                self.pending = Some(Pending { call, params: arg });
+                self.state = State::Parked(Pending { call, params: arg });
                 Ok(Some(Event::WantsInvocation))
             }
             Ours::ReturnResult => {
@@ -554,7 +569,7 @@ impl Instance {
                 let bytes = self.vm.ram.slice(p.buf, p.len).map_err(&e)?;
                 let text = std::str::from_utf8(bytes).map_err(|_| bad("result is not UTF-8"))?;
                 self.result = Some((text.to_owned(), p.is_error != 0));
-                self.returned = true;
+                self.state = State::Returned;
                 Ok(Some(Event::Returned))
             }
             Ours::Log => {
@@ -594,10 +609,7 @@ impl Instance {
     /// Completes a pending `FunctionSource` with `source` (`None`: the host has none).
     pub fn provide_source(&mut self, source: Option<&str>) -> Result<(), Error> {
         self.state_check()?;
-        let pending = match self.pending {
-            Some(p) if p.call == Ours::FunctionSource => p,
-            _ => return Err(Error::State("not waiting for a function source")),
-        };
+        let pending = self.parked(Ours::FunctionSource).ok_or(Error::State("not waiting for a function source"))?;
         if let Some(src) = source.filter(|s| s.len() > seuss_abi::MAX_SOURCE) {
             return Err(Error::Config(format!(
                 "function source is {} bytes, over the {} byte limit",
@@ -608,7 +620,7 @@ impl Instance {
         // When the buffer is too small the guest grows it and parks again at once: the caller
         // sees WantsSource again from run() and calls this again.
         self.fill_buffer(pending.params, "FunctionSource", source.map(str::as_bytes))?;
-        self.pending = None;
+        self.state = State::Ready;
         Ok(())
     }
 
@@ -617,7 +629,7 @@ impl Instance {
     fn fill_buffer(&mut self, gpa: u64, call: &'static str, payload: Option<&[u8]>) -> Result<i32, Error> {
         let r = self.fill_buffer_inner(gpa, call, payload);
         if r.is_err() {
-            self.failed = true;
+            self.state = State::Failed;
         }
         r
     }
@@ -652,19 +664,15 @@ impl Instance {
             return Err(Error::Config(format!("args are {} bytes, over the 1 MiB limit", args.len())));
         }
         let deadline = self.deadline();
-        if self.pending.is_none() && self.returned {
+        if self.state == State::Returned {
             // Reuse: let the guest finish the previous invocation and park again.
-            self.returned = false;
             match self.run_until(deadline)? {
                 Event::WantsInvocation => {}
                 Event::Exited(code) => return Err(Error::Crash { what: format!("guest exited with status {code} after its result"), rip: 0 }),
                 other => return Err(Error::Crash { what: format!("guest did not park for the next invocation ({other:?})"), rip: 0 }),
             }
         }
-        let mut pending = match self.pending {
-            Some(p) if p.call == Ours::NextInvocation => p,
-            _ => return Err(Error::State("not waiting for an invocation")),
-        };
+        let mut pending = self.parked(Ours::NextInvocation).ok_or(Error::State("not waiting for an invocation"))?;
         self.result = None;
         self.logs.clear();
         self.log_bytes = 0;
@@ -680,17 +688,17 @@ impl Instance {
             self.vm.ram.write(pending.params, &params).map_err(&e)?;
             // The args buffer sits at the start of InvocationParams.
             let status = self.fill_buffer(pending.params, "NextInvocation", Some(args.as_bytes()))?;
-            self.pending = None;
+            self.state = State::Ready;
             let event = self.run_until(deadline)?;
-            match (status, event, self.pending) {
+            match (status, event, self.state) {
                 // Buffer too small: the guest grew it and asked again; hand the args over again
                 // (once: a guest that keeps asking with a small buffer is broken).
-                (STATUS_TOO_SMALL, Event::WantsInvocation, Some(p)) if !retried => {
+                (STATUS_TOO_SMALL, Event::WantsInvocation, State::Parked(p)) if !retried => {
                     retried = true;
                     pending = p;
                 }
-                (STATUS_TOO_SMALL, Event::WantsInvocation, Some(_)) => {
-                    self.failed = true;
+                (STATUS_TOO_SMALL, Event::WantsInvocation, State::Parked(_)) => {
+                    self.state = State::Failed;
                     return Err(Error::Hypercall {
                         call: "NextInvocation",
                         detail: "the guest asked again with a buffer still too small for the args".into(),
