@@ -10,7 +10,8 @@
 //! on first touch): pages the guest never touches cost nothing. A clone's RAM is the same
 //! anonymous mapping with the snapshot's stored pages mapped over it, `MAP_PRIVATE` from the
 //! snapshot files ([`GuestRam::from_layers`]): copy-on-write, so pages a clone only reads stay
-//! shared (page cache) among all clones, and [`GuestRam::reset`] (`MADV_DONTNEED`) returns a
+//! shared (page cache) among all clones, and [`GuestRam::discard_pages`] (`MADV_DONTNEED` of the
+//! pages [`GuestRam::private_pages`] reports) returns a
 //! clone to the snapshot's contents.
 
 use std::ptr::NonNull;
@@ -161,7 +162,7 @@ impl GuestRam {
     }
 
     /// Guest page numbers (relative to the RAM base) whose content is private to this mapping:
-    /// written since it was created (or since [`reset`](Self::reset)), by the guest or the host.
+    /// written since it was created (or since those pages were discarded), by the guest or the host.
     /// From `/proc/self/pagemap`: present, not file-backed, exclusively mapped.
     pub fn private_pages(&self) -> std::io::Result<Vec<u64>> {
         self.scan_pagemap(true)
