@@ -15,9 +15,9 @@ fn bench(experiment: &str, extra: &[&str]) -> Value {
     cmd.args(["bench", experiment, "--quick", "--json", "-", "--images"]).arg(image_dir()).args(extra);
     let out = run_with_timeout(&mut cmd, Duration::from_secs(300));
     assert!(out.status.success(), "{experiment}: {}", stderr(&out));
-    let text = stdout(&out);
-    let json_start = text.find("{\n").expect("JSON document after the table");
-    let doc: Value = serde_json::from_str(&text[json_start..]).expect("valid JSON");
+    // `--json -`: stdout is the JSON document alone (the table goes to stderr).
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    assert!(stderr(&out).contains('\n'), "the human table is on stderr");
     assert_eq!(doc["experiment"], experiment);
     assert_eq!(doc["quick"], true);
     for key in ["cores", "memory_bytes", "kernel", "kvm"] {

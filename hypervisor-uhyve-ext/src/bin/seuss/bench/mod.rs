@@ -105,7 +105,13 @@ pub fn run(a: BenchArgs) -> Result<()> {
             )
         }
     };
-    print!("{table}");
+    // With `--json -` stdout carries the JSON document alone (pipe it to jq); the table then
+    // goes to stderr.
+    if a.json.as_deref() == Some("-") {
+        eprint!("{table}");
+    } else {
+        print!("{table}");
+    }
     let doc = json!({
         "experiment": name,
         "quick": a.quick,
