@@ -40,6 +40,15 @@ fn inspect(snap: &str) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).expect("inspect prints JSON")
 }
 
+/// Builds `js` into an image and snapshots it at its invocation point: `dir/NAME.snap`.
+fn function_snapshot(dir: &Path, name: &str, js: &str) -> PathBuf {
+    let img = js_image(dir, name, js);
+    let snap = dir.join(format!("{name}.snap"));
+    let o = seuss(&["snapshot", &img.display().to_string(), "-o", &snap.display().to_string()]);
+    assert!(o.status.success(), "snapshot {name}: {}", stderr(&o));
+    snap
+}
+
 fn scratch_js(dir: &Path, name: &str, body: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, body).unwrap();
@@ -104,16 +113,11 @@ fn a_broken_function_on_the_warm_path_is_reported() {
 #[test]
 fn clones_never_share_random_values() {
     let dir = scratch();
-    let js = scratch_js(
+    let snap = function_snapshot(
         &dir,
-        "rand.js",
+        "rand",
         "function main() { return { r: Math.random(), b: Array.from(crypto.getRandomValues(new Uint8Array(8))), u: crypto.randomUUID() }; }\n",
     );
-    let img = dir.join("rand.img");
-    let built = build_image(&js, &img);
-    assert!(built.status.success(), "{}", stderr(&built));
-    let snap = dir.join("rand.snap");
-    assert!(seuss(&["snapshot", &img.display().to_string(), "-o", &snap.display().to_string()]).status.success());
     let a = seuss(&["invoke", &snap.display().to_string(), "-n", "3"]);
     let b = seuss(&["invoke", &snap.display().to_string()]);
     let mut lines: Vec<String> = stdout(&a).lines().map(String::from).collect();
@@ -132,12 +136,7 @@ fn clones_never_share_random_values() {
 #[test]
 fn no_state_leaks_between_invocations_and_the_file_never_changes() {
     let dir = scratch();
-    let js = scratch_js(&dir, "counter.js", "let count = 0;\nfunction main() { count += 1; return { count }; }\n");
-    let img = dir.join("counter.img");
-    let built = build_image(&js, &img);
-    assert!(built.status.success(), "{}", stderr(&built));
-    let snap = dir.join("counter.snap");
-    assert!(seuss(&["snapshot", &img.display().to_string(), "-o", &snap.display().to_string()]).status.success());
+    let snap = function_snapshot(&dir, "counter", "let count = 0;\nfunction main() { count += 1; return { count }; }\n");
     let before = std::fs::read(&snap).unwrap();
     let out = seuss(&["invoke", &snap.display().to_string(), "-n", "4"]);
     assert_eq!(stdout(&out), "{\"count\":1}\n".repeat(4), "each invocation starts from the snapshot");
@@ -157,12 +156,7 @@ fn no_state_leaks_between_invocations_and_the_file_never_changes() {
 #[test]
 fn wall_clock_is_current_after_restoring_an_old_snapshot() {
     let dir = scratch();
-    let js = scratch_js(&dir, "now.js", "function main() { return { now: Date.now() }; }\n");
-    let img = dir.join("now.img");
-    let built = build_image(&js, &img);
-    assert!(built.status.success(), "{}", stderr(&built));
-    let snap = dir.join("now.snap");
-    assert!(seuss(&["snapshot", &img.display().to_string(), "-o", &snap.display().to_string()]).status.success());
+    let snap = function_snapshot(&dir, "now", "function main() { return { now: Date.now() }; }\n");
     // Age the snapshot: move its TSC forward by ~10 minutes' worth of ticks, so a guest that did
     // not re-base its wall clock on the host's time would be minutes off.
     let old = snapfmt::Snapshot::open(&snap).unwrap();

@@ -111,18 +111,24 @@ pub fn image_dir() -> PathBuf {
     workspace_root().join("target/images")
 }
 
-/// Builds the `seuss` CLI (release) and returns its path.
-pub fn build_seuss() -> Result<PathBuf> {
-    let root = workspace_root();
+/// `cargo build --release --quiet ARGS` for the host, in the workspace.
+fn build_host(args: &[&str], what: &str) -> Result<()> {
     let ok = Command::new(env!("CARGO"))
-        .current_dir(&root)
-        .args(["build", "--release", "--quiet", "-p", "hypervisor-uhyve-ext", "--bin", "seuss"])
+        .current_dir(workspace_root())
+        .args(["build", "--release", "--quiet"])
+        .args(args)
         .status()?
         .success();
     if !ok {
-        bail!("building seuss failed");
+        bail!("building {what} failed");
     }
-    Ok(root.join("target/release/seuss"))
+    Ok(())
+}
+
+/// Builds the `seuss` CLI (release) and returns its path.
+pub fn build_seuss() -> Result<PathBuf> {
+    build_host(&["-p", "hypervisor-uhyve-ext", "--bin", "seuss"], "seuss")?;
+    Ok(workspace_root().join("target/release/seuss"))
 }
 
 fn bench_all(quick: bool) -> Result<()> {
@@ -194,14 +200,7 @@ pub fn build_test_images() -> Result<()> {
     }
     // The same rust-hello built for the host: the native baseline of the spin-loop test; and
     // js-launcher built for the host: the "Boa as a Linux process" baseline of the benchmarks.
-    let ok = Command::new(env!("CARGO"))
-        .current_dir(&root)
-        .args(["build", "--release", "--quiet", "-p", "rust-hello", "-p", "js-launcher"])
-        .status()?
-        .success();
-    if !ok {
-        bail!("building rust-hello and js-launcher for the host failed");
-    }
+    build_host(&["-p", "rust-hello", "-p", "js-launcher"], "rust-hello and js-launcher for the host")?;
     std::fs::copy(root.join("target/release/rust-hello"), dir.join("rust-hello-native"))?;
     Ok(())
 }

@@ -32,6 +32,25 @@ fn expect_ok(o: &seuss_hv::Outcome, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// `runs` samples of `one`, which returns the time of one start (its set-up excluded).
+fn sample(runs: usize, bar: &indicatif::ProgressBar, mut one: impl FnMut() -> Result<Duration>) -> Result<Vec<Duration>> {
+    let mut v = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        v.push(one()?);
+        bar.inc(1);
+    }
+    Ok(v)
+}
+
+/// Times `f`, which must produce a successful outcome.
+fn timed(what: &str, f: impl FnOnce() -> Result<seuss_hv::Outcome>) -> Result<Duration> {
+    let t = Instant::now();
+    let o = f()?;
+    let took = t.elapsed();
+    expect_ok(&o, what)?;
+    Ok(took)
+}
+
 /// Runs the experiment for `functions`, `runs` samples each.
 pub fn run(env: &Env, functions: &[String], runs: usize) -> Result<Value> {
     let cfg = Config::default();
@@ -48,79 +67,47 @@ pub fn run(env: &Env, functions: &[String], runs: usize) -> Result<Value> {
         let image = Image::from_file(&image_path)?;
         let mut samples: Vec<(&str, Vec<Duration>)> = Vec::new();
 
-        // cold
-        let mut v = Vec::new();
-        for _ in 0..runs {
-            let t = Instant::now();
-            let r = run_cold(&env.kvm, &image, &cfg, None, args)?;
-            v.push(t.elapsed());
-            expect_ok(r.outcome.as_ref().context("cold run returned no outcome")?, "cold")?;
-            bar.inc(1);
-        }
-        samples.push(("cold_us", v));
+        let cold = sample(runs, &bar, || {
+            timed("cold", || run_cold(&env.kvm, &image, &cfg, None, args)?.outcome.context("cold run returned no outcome"))
+        })?;
+        samples.push(("cold_us", cold));
 
-        // warm
-        let mut v = Vec::new();
-        for _ in 0..runs {
-            let t = Instant::now();
-            let mut inst = Instance::from_snapshot(&env.kvm, &runtime, &cfg)?;
-            inst.provide_source(Some(&source))?;
-            if inst.run()? != Event::WantsInvocation {
-                bail!("warm start of {f}: the function did not import");
-            }
-            let o = inst.invoke(args)?;
-            v.push(t.elapsed());
-            expect_ok(&o, "warm")?;
-            bar.inc(1);
-        }
-        samples.push(("warm_us", v));
+        let warm = sample(runs, &bar, || {
+            timed("warm", || {
+                let mut inst = Instance::from_snapshot(&env.kvm, &runtime, &cfg)?;
+                inst.provide_source(Some(&source))?;
+                if inst.run()? != Event::WantsInvocation {
+                    bail!("warm start of {f}: the function did not import");
+                }
+                Ok(inst.invoke(args)?)
+            })
+        })?;
+        samples.push(("warm_us", warm));
 
         // hot: function snapshot, ready clone reset off the request path
         let snap = snapshot_image(env, f, Event::WantsInvocation, f)?;
         let mut inst = Instance::from_snapshot(&env.kvm, &snap, &cfg)?;
         expect_ok(&inst.invoke(args)?, "hot warm-up")?;
-        let mut v = Vec::new();
-        for _ in 0..runs {
+        let hot = sample(runs, &bar, || {
             inst.reset()?;
-            let t = Instant::now();
-            let o = inst.invoke(args)?;
-            v.push(t.elapsed());
-            expect_ok(&o, "hot")?;
-            bar.inc(1);
-        }
-        samples.push(("hot_us", v));
+            timed("hot", || Ok(inst.invoke(args)?))
+        })?;
+        samples.push(("hot_us", hot));
 
         // hot, creating the clone's VM per request
-        let mut v = Vec::new();
-        for _ in 0..runs {
-            let t = Instant::now();
-            let mut fresh = Instance::from_snapshot(&env.kvm, &snap, &cfg)?;
-            let o = fresh.invoke(args)?;
-            v.push(t.elapsed());
-            expect_ok(&o, "hot (new VM)")?;
-            bar.inc(1);
-        }
-        samples.push(("hot_new_vm_us", v));
+        let new_vm = sample(runs, &bar, || {
+            timed("hot (new VM)", || Ok(Instance::from_snapshot(&env.kvm, &snap, &cfg)?.invoke(args)?))
+        })?;
+        samples.push(("hot_new_vm_us", new_vm));
 
         // reuse: same instance, no reset
-        let mut v = Vec::new();
-        for _ in 0..runs {
-            let t = Instant::now();
-            let o = inst.invoke(args)?;
-            v.push(t.elapsed());
-            expect_ok(&o, "reuse")?;
-            bar.inc(1);
-        }
-        samples.push(("reuse_us", v));
+        let reuse = sample(runs, &bar, || timed("reuse", || Ok(inst.invoke(args)?)))?;
+        samples.push(("reuse_us", reuse));
 
         // Node.js as a process per request
         let harness = env.node_script("harness.mjs");
-        let mut v = Vec::new();
-        for _ in 0..runs {
-            v.push(time_process(Command::new("node").arg(&harness).arg(&src_path).arg(args))?);
-            bar.inc(1);
-        }
-        samples.push(("node_process_us", v));
+        let node = sample(runs, &bar, || time_process(Command::new("node").arg(&harness).arg(&src_path).arg(args)))?;
+        samples.push(("node_process_us", node));
 
         // Node.js warm: one long-lived process, one request per line
         let mut child = Command::new("node")
@@ -148,24 +135,18 @@ pub fn run(env: &Env, functions: &[String], runs: usize) -> Result<Value> {
         samples.push(("node_warm_us", v));
 
         // stock uhyve cold boot of the same image
-        let mut v = Vec::new();
-        for _ in 0..runs {
-            v.push(time_process(Command::new(uhyve_bin()).arg(&image_path).arg("--").arg(args))?);
-            bar.inc(1);
-        }
-        samples.push(("uhyve_cold_us", v));
+        let uhyve = sample(runs, &bar, || time_process(Command::new(uhyve_bin()).arg(&image_path).arg("--").arg(args)))?;
+        samples.push(("uhyve_cold_us", uhyve));
 
         // Boa as a Linux process (js-launcher built for the host)
-        let mut v = Vec::new();
-        if let Some(launcher) = env.host_launcher() {
-            for _ in 0..runs {
-                v.push(time_process(Command::new(&launcher).arg(&src_path).arg(args))?);
-                bar.inc(1);
+        let boa = match env.host_launcher() {
+            Some(launcher) => sample(runs, &bar, || time_process(Command::new(&launcher).arg(&src_path).arg(args)))?,
+            None => {
+                bar.inc(runs as u64);
+                Vec::new()
             }
-        } else {
-            bar.inc(runs as u64);
-        }
-        samples.push(("boa_process_us", v));
+        };
+        samples.push(("boa_process_us", boa));
 
         let mut obj = serde_json::Map::new();
         for (k, v) in &samples {
