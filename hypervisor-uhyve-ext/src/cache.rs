@@ -13,8 +13,8 @@ use std::sync::Arc;
 use kvm_ioctls::Kvm;
 use snapfmt::SnapshotId;
 
-use crate::instance::{Config, Event, Instance};
-use crate::snapshot::{capture, Loaded, SnapshotError};
+use crate::config::Config;
+use crate::snapshot::{warm_snapshot, Loaded, SnapshotError};
 
 /// Cache counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -115,35 +115,4 @@ fn raise_fd_limit() {
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
-}
-
-/// The warm path: clone `runtime`, import `source`, capture the function snapshot at `out`.
-pub fn warm_snapshot(
-    kvm: &Kvm,
-    runtime: &Arc<Loaded>,
-    source: &str,
-    config: &Config,
-    out: &std::path::Path,
-) -> Result<Arc<Loaded>, SnapshotError> {
-    let mut inst = Instance::from_snapshot(kvm, runtime, config)?;
-    if inst.pending_call().map(|(p, _)| p) != Some(seuss_abi::Hypercall::FunctionSource.port()) {
-        return Err(SnapshotError::NotParked("the parent is not a runtime snapshot (not waiting for a function)"));
-    }
-    inst.provide_source(Some(source))?;
-    loop {
-        match inst.run()? {
-            Event::WantsSource => inst.provide_source(Some(source))?,
-            Event::WantsInvocation => break,
-            // The launcher reports an import failure as an error result, then exits.
-            Event::Returned | Event::Exited(_) => {
-                return Err(SnapshotError::Import(format!(
-                    "the function could not be imported: {}",
-                    inst.last_result().unwrap_or("the guest stopped without a message")
-                )))
-            }
-        }
-    }
-    let image = runtime.header().image.clone();
-    capture(&mut inst, out, image)?;
-    Loaded::open_with_parent(out, runtime)
 }

@@ -137,6 +137,21 @@ impl Loadable {
         })
     }
 
+    /// The saved instruction pointer.
+    pub fn rip(&self) -> u64 {
+        self.regs.rip
+    }
+
+    /// The saved `rdi`: a parked hypercall's parameter address.
+    pub fn rdi(&self) -> u64 {
+        self.regs.rdi
+    }
+
+    /// The saved stack pointer.
+    pub fn rsp(&self) -> u64 {
+        self.regs.rsp
+    }
+
     /// Loads the state into `vcpu`.
     pub fn restore(&self, vcpu: &VcpuFd) -> Result<(), StateError> {
         kvm("set sregs", vcpu.set_sregs(&self.sregs))?;

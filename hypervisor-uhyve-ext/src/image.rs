@@ -21,6 +21,7 @@ use std::time::SystemTime;
 use hermit_entry::boot_info::{BootInfo, HardwareInfo, LoadInfo, PlatformInfo, RawBootInfo};
 use hermit_entry::elf::KernelObject;
 
+use crate::config::MIN_MEMORY;
 use crate::memory::GuestRam;
 
 /// Guest RAM base.
@@ -43,8 +44,6 @@ pub const PT_POOL_END: u64 = 0x38000;
 pub const KERNEL_OFFSET: u64 = 0x40000;
 /// Largest image (bytes loaded) accepted; keeps the boot page tables within their pool.
 pub const MAX_IMAGE: u64 = 4 * 1024 * 1024 * 1024;
-/// Smallest RAM we accept (uhyve's minimum).
-pub const MIN_MEMORY: u64 = 16 * 1024 * 1024;
 
 /// Why an image cannot be booted.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +73,17 @@ pub enum ImageError {
     /// The device tree does not fit.
     #[error("arguments and environment are too large: the device tree would be {0} bytes (limit 16 KiB)")]
     DeviceTree(usize),
+}
+
+/// What an image holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageKind {
+    /// A plain program (a Rust std program on libos): args and exit status are its own.
+    Program,
+    /// The JS runtime with no function: it asks the host for one (`--runtime`).
+    Runtime,
+    /// The JS runtime with a function built in (`cargo xtask build-image fn.js`).
+    Function,
 }
 
 /// A parsed image file, ready to be loaded into any number of VMs.
@@ -109,6 +119,19 @@ impl Image {
             None => return Err(ImageError::Interface(name, "1 (no interface note)".into())),
         }
         Ok(Self { name, bytes, mem_size })
+    }
+
+    /// What the image holds, as its JS payload region tells (see [`ImageKind`]).
+    pub fn kind(&self) -> ImageKind {
+        let magic = &seuss_abi::payload::MAGIC;
+        let Some(at) = self.bytes.windows(magic.len()).position(|w| w == magic) else {
+            return ImageKind::Program;
+        };
+        let header = self.bytes.get(at..at + seuss_abi::payload::HEADER_SIZE).and_then(|h| h.try_into().ok());
+        match header.and_then(seuss_abi::payload::source_len) {
+            Some(_) => ImageKind::Function,
+            None => ImageKind::Runtime,
+        }
     }
 
     /// The name used in messages (the path).
@@ -186,6 +209,18 @@ pub struct EntryState {
     pub cr3: u64,
     /// GDT base.
     pub gdt: u64,
+}
+
+/// Writes raw machine code at the image address, with uhyve's GDT and identity page tables but
+/// no boot info or device tree: the tiny hand-assembled guests of the unit tests run there at
+/// CPL0 with `rsp` below the code.
+#[cfg(test)]
+pub(crate) fn load_raw(code: &[u8], ram: &mut GuestRam) -> EntryState {
+    let g = ram.base();
+    ram.slice_mut(g + KERNEL_OFFSET, code.len() as u64).expect("code inside RAM").copy_from_slice(code);
+    write_gdt(ram);
+    write_page_tables(ram, g + ram.size() - 1);
+    EntryState { rip: g + KERNEL_OFFSET, boot_info: 0, rsp: g + KERNEL_OFFSET - 16, cr3: g + PML4_OFFSET, gdt: g + GDT_OFFSET }
 }
 
 /// Loads `image` into `ram` and writes the boot structures; returns where the vCPU starts.
@@ -327,7 +362,7 @@ fn write_boot_info(ram: &mut GuestRam, load_info: LoadInfo, tsc_khz: Option<u32>
             boot_time: SystemTime::now().into(),
         },
     };
-    ram.write(g + BOOT_INFO_OFFSET, &RawBootInfo::from(info)).expect("boot info inside RAM");
+    ram.write_boot_struct(g + BOOT_INFO_OFFSET, &RawBootInfo::from(info)).expect("boot info inside RAM");
 }
 
 #[cfg(test)]

@@ -1,137 +1,125 @@
-//! `seuss_hv`: our KVM hypervisor. It boots the same Hermit images as stock uhyve 0.10 (same
-//! boot protocol, memory layout and hypercalls) and adds an invocation channel (the
-//! `seuss-abi` hypercalls) through which a JS function's source, args and results travel.
+//! `seuss_hv`: our KVM hypervisor as a library. It boots the same Hermit images as stock
+//! uhyve 0.10 (same boot protocol, memory layout and hypercalls), adds an invocation channel
+//! (the `seuss-abi` hypercalls) through which a JS function's source, args and results travel,
+//! and snapshots guests so that every invocation can start as a copy-on-write clone.
 //!
-//! # Library use (benchmark suites)
+//! # The hot loop (what a benchmark suite wants)
 //!
 //! ```no_run
-//! use seuss_hv::{run_cold, Config, Image};
-//! let kvm = kvm_ioctls::Kvm::new()?;
-//! let image = Image::from_file("hello.img".as_ref())?;
-//! let run = run_cold(&kvm, &image, &Config::default(), None, r#"{"name":"Ada"}"#)?;
-//! let outcome = run.outcome.expect("a JS image returns a result");
-//! println!("{} in {:?}", outcome.result.unwrap(), run.timings.total);
+//! use std::sync::Arc;
+//! use seuss_hv::{Config, Instance, Kvm, Loaded, Summary};
+//!
+//! let kvm = Kvm::new()?;
+//! // A function snapshot, made once with `seuss snapshot hello.img -o hello.snap` (or
+//! // `seuss_hv::capture`, or `seuss_hv::warm_snapshot` over a runtime snapshot).
+//! let snap: Arc<Loaded> = Loaded::open("hello.snap".as_ref())?;
+//! let mut clone = Instance::from_snapshot(&kvm, &snap, &Config::default())?;
+//! let mut hot = Vec::new();
+//! for i in 0..100 {
+//!     if i > 0 {
+//!         clone.reset()?; // back to the snapshot: the next invoke is a *hot* start
+//!     }
+//!     let t = std::time::Instant::now();
+//!     let outcome = clone.invoke(r#"{"name":"Ada"}"#)?;
+//!     hot.push(t.elapsed());
+//!     assert!(!outcome.is_error, "{:?}", outcome.result);
+//! }
+//! println!("hot start: {:?}", Summary::of(&hot));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Calling [`Instance::invoke`] again *without* [`Instance::reset`] runs the next invocation
+//! in the same, used instance: that is *reuse*, not a hot start (no isolation between the two
+//! invocations; it is only a comparison point). The example program
+//! `examples/hot_loop.rs` of this crate is the loop above with its statistics.
+//!
+//! # Start kinds (the words used in code, docs and benchmarks)
+//!
+//! | kind | what happens | here |
+//! |---|---|---|
+//! | cold | boot the image, initialise the runtime, import the function, run | [`run_cold`] |
+//! | warm | clone the runtime snapshot, import the function, run | [`warm_snapshot`] + invoke |
+//! | hot | clone the function snapshot, run | [`Instance::from_snapshot`] or [`Instance::reset`], then [`Instance::invoke`] |
+//! | reuse | run again in an instance that is still alive (no isolation) | [`Instance::invoke`] twice |
 //!
 //! For finer control, drive an [`Instance`] yourself: [`Instance::boot`], then
 //! [`Instance::run`] until it reports [`Event::WantsSource`] (answer with
 //! [`Instance::provide_source`]) or [`Event::WantsInvocation`] (answer with
-//! [`Instance::invoke`], as often as you like: that is the *reuse* start).
+//! [`Instance::invoke`]); [`capture`] a parked instance to a snapshot file.
+//!
+//! # Process-wide side effects
+//!
+//! * The first run of any instance starts one watchdog thread and installs a handler for the
+//!   real-time signal `SIGRTMIN + 3`, which interrupts `KVM_RUN` at deadlines. Do not use that
+//!   signal elsewhere in an embedding process.
+//! * The first image load installs a panic hook that stays silent while hermit-entry parses
+//!   an image (its panics on malformed input become [`ImageError`]s) and delegates to the
+//!   previous hook otherwise. This relies on unwinding: **built with `panic = "abort"`, a
+//!   malformed image aborts the process** instead of returning an error.
+//! * [`SnapshotCache::new`] raises the soft `RLIMIT_NOFILE` to the hard limit: every cached
+//!   snapshot keeps its file open.
+//!
+//! Logs go through `tracing` (spans `boot`, `clone`, `invoke`, `reset`, `warm_snapshot`;
+//! events for captures and hypercall exits at trace level): install any subscriber, e.g. with
+//! `RUST_LOG=seuss_hv=debug` in the `seuss` CLI.
 //!
 //! # Modules
 //!
 //! | module | concern |
 //! |---|---|
-//! | [`memory`] | guest RAM and bounds-checked access |
+//! | `config` | [`Config`], [`Console`] and the limits (memory, output, args) |
+//! | `error` | [`Error`] and [`ErrorKind`] |
+//! | `outcome` | [`Event`], [`Outcome`], [`LogLine`], [`Marks`] |
+//! | [`memory`] | guest RAM and bounds-checked access; copy-on-write layers; page scans |
 //! | [`image`] | parsing/loading images, boot structures (uhyve's layout) |
 //! | [`vm`] | KVM VM + vCPU in uhyve's entry state |
 //! | [`files`] | the guest's files, bounded by the file mapping |
-//! | [`instance`] | an instance's life: run loop, hypercalls, invocations, clones |
-//! | [`snapshot`] | capture, load and clone snapshots (file format: `snapfmt`) |
+//! | [`uhyve_calls`], [`seuss_calls`] | hypercalls decoded once into typed values |
+//! | `output` | console output: routing and bounds |
+//! | `instance` | an instance's life: run loop, hypercalls, invocations, clones, resets |
+//! | `cold` | [`run_cold`]: a cold start in one call |
+//! | [`snapshot`] | load, clone, capture, the warm path (file format: `snapfmt`) |
 //! | [`cache`] | LRU cache of function snapshots over a runtime snapshot |
 //! | [`cpu_state`] | vCPU state in and out of KVM |
+//! | `stats` | [`Summary`]: sample statistics |
+//! | `freshness` | what differs per invocation: wall clock, entropy, ids (internal) |
 //! | `watchdog` | wall-clock deadlines that interrupt `KVM_RUN` (internal) |
 
+#![warn(missing_docs)]
+
 pub mod cache;
+mod cold;
+mod config;
 pub mod cpu_state;
+mod error;
 pub mod files;
+mod freshness;
 pub mod image;
-pub mod instance;
+mod instance;
 pub mod memory;
+mod outcome;
+mod output;
+pub mod seuss_calls;
 pub mod snapshot;
+mod stats;
+pub mod uhyve_calls;
 pub mod vm;
 mod watchdog;
 
-use std::time::{Duration, Instant};
-
-pub use files::FileMapping;
-pub use image::Image;
-pub use instance::{Config, Console, Error, Event, Instance, LogLine, Outcome};
-pub use seuss_abi::Phase;
 pub use cache::{CacheStats, SnapshotCache};
-pub use snapshot::{capture, Loaded, SnapshotError};
-
-/// Where the time of a cold start went (the start-time vocabulary is in BENCHMARKS.md).
-#[derive(Clone, Debug, Default)]
-pub struct Timings {
-    /// Create the VM and load the image.
-    pub vm_setup: Duration,
-    /// First instruction to libos handing over to the program.
-    pub boot: Option<Duration>,
-    /// JS engine initialisation.
-    pub engine_init: Option<Duration>,
-    /// Obtaining and importing the function.
-    pub import: Option<Duration>,
-    /// The invocation (args handed over to result).
-    pub run: Option<Duration>,
-    /// Everything.
-    pub total: Duration,
-}
-
-/// The outcome of a cold start ([`run_cold`]).
-#[derive(Debug)]
-pub struct ColdRun {
-    /// The invocation's outcome (JS images); `None` if the guest exited before asking.
-    pub outcome: Option<Outcome>,
-    /// Exit status, when the guest exited.
-    pub exit: Option<i32>,
-    /// Time split.
-    pub timings: Timings,
-    /// Captured stdout (with [`Console::Capture`]).
-    pub stdout: Vec<u8>,
-    /// Captured stderr (with [`Console::Capture`]).
-    pub stderr: Vec<u8>,
-}
-
-/// Cold start: boot `image`, hand it `source` if it asks for one (runtime images), run one
-/// invocation with `args`, and report. Plain programs (no invocation channel) run to exit.
-pub fn run_cold(
-    kvm: &kvm_ioctls::Kvm,
-    image: &Image,
-    config: &Config,
-    source: Option<&str>,
-    args: &str,
-) -> Result<ColdRun, Error> {
-    let t0 = Instant::now();
-    let mut inst = Instance::boot(kvm, image, config)?;
-    let vm_setup = t0.elapsed();
-    let mut outcome = None;
-    loop {
-        match inst.run()? {
-            Event::WantsSource => inst.provide_source(source)?,
-            Event::WantsInvocation => {
-                outcome = Some(inst.invoke(args)?);
-                break;
-            }
-            // A result before any invocation: the launcher reporting why it cannot run (no
-            // function, import failed).
-            Event::Returned => {
-                outcome = Some(Outcome {
-                    result: inst.last_result().map(str::to_owned),
-                    is_error: true,
-                    logs: Vec::new(),
-                    event: Event::Returned,
-                    run_time: Duration::ZERO,
-                });
-                break;
-            }
-            Event::Exited(_) => break,
-        }
-    }
-    let total = t0.elapsed();
-    let m = inst.marks();
-    let between = |a: Option<Instant>, b: Option<Instant>| Some(b?.saturating_duration_since(a?));
-    let started = m.started;
-    let timings = Timings {
-        vm_setup,
-        boot: between(started, m.at(Phase::Booted)),
-        engine_init: between(m.at(Phase::Booted), m.at(Phase::EngineReady)),
-        import: between(m.at(Phase::EngineReady), m.at(Phase::Imported)),
-        run: outcome.as_ref().map(|o: &Outcome| o.run_time),
-        total,
-    };
-    let exit = inst.exit_status();
-    let (stdout, stderr) = inst.take_output();
-    Ok(ColdRun { outcome, exit, timings, stdout, stderr })
-}
+pub use cold::{run_cold, ColdRun, Timings};
+pub use config::{
+    check_args, check_memory, Config, Console, DEFAULT_MEMORY, DEFAULT_TIMEOUT, MAX_CAPTURED_OUTPUT, MAX_MEMORY,
+    MIN_MEMORY,
+};
+pub use error::{Error, ErrorKind};
+pub use files::FileMapping;
+pub use image::{Image, ImageError, ImageKind};
+pub use instance::Instance;
+pub use kvm_ioctls::Kvm;
+pub use outcome::{Event, LogLine, Marks, Outcome};
+pub use output::TRUNCATED_NOTE;
+pub use seuss_abi::{Hypercall, Phase, MAX_PAYLOAD, MAX_SOURCE};
+pub use snapfmt::{ImageRef, Kind, SnapshotId};
+pub use snapshot::{capture, image_ref, warm_snapshot, Captured, LoadError, Loaded, SnapshotError};
+pub use stats::Summary;

@@ -46,9 +46,14 @@ unsafe impl Plain for seuss_abi::LogParams {}
 unsafe impl Plain for seuss_abi::WaitParams {}
 unsafe impl Plain for seuss_abi::MarkParams {}
 unsafe impl Plain for u64 {}
+unsafe impl Plain for i64 {}
+unsafe impl Plain for u32 {}
 unsafe impl Plain for i32 {}
+// SAFETY: arrays of integers have no padding.
+unsafe impl<const N: usize> Plain for [u64; N] {}
 
-const PAGE: u64 = 4096;
+/// The page size of guest memory and of snapshot page data: one definition, snapfmt's.
+const PAGE: u64 = snapfmt::PAGE_SIZE;
 
 /// Stored pages of one snapshot to map into a clone's RAM.
 pub struct Layer<'a> {
@@ -108,7 +113,7 @@ impl GuestRam {
             let mut stored = 0u64;
             for run in layer.runs {
                 let end = run.first_page.checked_add(run.count).and_then(|e| e.checked_mul(PAGE));
-                if !end.is_some_and(|e| e <= size) {
+                if end.is_none_or(|e| e > size) {
                     return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "page run outside guest RAM"));
                 }
                 let offset = layer.data_offset + stored * PAGE;
@@ -145,7 +150,7 @@ impl GuestRam {
             }
             let (first, count) = (pages[i], (j - i) as u64);
             let end = first.checked_add(count).and_then(|e| e.checked_mul(PAGE));
-            if !end.is_some_and(|e| e <= self.size) {
+            if end.is_none_or(|e| e > self.size) {
                 return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "page outside guest RAM"));
             }
             // SAFETY: the range lies inside our own mapping (checked); MADV_DONTNEED on a
@@ -260,11 +265,21 @@ impl GuestRam {
         Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
     }
 
-    /// Copies a `T` into guest memory. `T` should have no padding (its bytes, padding
-    /// included, reach the guest); the host-built structs written with it are padding-free
-    /// or, like the boot info, written once before the guest runs.
-    pub fn write<T: Copy>(&mut self, gpa: u64, value: &T) -> Result<(), MemError> {
+    /// Copies a `T` into guest memory. [`Plain`] types have no padding, so no host bytes
+    /// other than the value's reach the guest.
+    pub fn write<T: Plain>(&mut self, gpa: u64, value: &T) -> Result<(), MemError> {
         let bytes = self.slice_mut(gpa, size_of::<T>() as u64)?;
+        // SAFETY: bytes has size_of::<T>() bytes; T is Plain (Copy, no drop glue).
+        unsafe { std::ptr::write_unaligned(bytes.as_mut_ptr().cast::<T>(), *value) };
+        Ok(())
+    }
+
+    /// Copies a boot structure that may contain padding (hermit-entry's `RawBootInfo`) into
+    /// guest memory. Only image loading uses it, once, before the guest first runs; the
+    /// padding bytes copied are this thread's stack bytes at that moment.
+    pub(crate) fn write_boot_struct<T: Copy>(&mut self, gpa: u64, value: &T) -> Result<(), MemError> {
+        let bytes = self.slice_mut(gpa, size_of::<T>() as u64)?;
+        bytes.fill(0);
         // SAFETY: bytes has size_of::<T>() bytes; T is Copy (no drop glue).
         unsafe { std::ptr::write_unaligned(bytes.as_mut_ptr().cast::<T>(), *value) };
         Ok(())

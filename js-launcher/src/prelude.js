@@ -1,5 +1,5 @@
 // js-launcher prelude: evaluated once at engine initialisation (part of the runtime snapshot).
-// Keep the invocation helpers here in step with the Node harness (hypervisor-uhyve-ext/node/contract.mjs).
+// Keep the invocation helpers here in step with the Node harness (seuss-cli/node/contract.mjs).
 (function () {
   const define = (obj, name, value) =>
     Object.defineProperty(obj, name, { value, writable: true, configurable: true, enumerable: false });

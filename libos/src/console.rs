@@ -1,8 +1,20 @@
-//! stdout/stderr through uhyve's `FileWrite` hypercall on host fds 1 and 2.
+//! stdout/stderr through uhyve's `FileWrite` hypercall on host fds 1 and 2, and [`fatal`]:
+//! libos's one way to stop the guest with a message.
 
 use uhyve_interface::v2::parameters::WriteParams;
 use uhyve_interface::v2::HypercallAddress;
 use uhyve_interface::GuestPhysAddr;
+
+/// Exit status after `abort()` (as a shell reports SIGABRT), also used for libos's own fatal
+/// errors.
+pub const ABORT_EXIT_CODE: i32 = 134;
+
+/// Prints `msg` (one line, newline included) on stderr and ends the guest with
+/// [`ABORT_EXIT_CODE`].
+pub fn fatal(msg: &[u8]) -> ! {
+    write_stderr(msg);
+    crate::hypercall::exit(ABORT_EXIT_CODE)
+}
 
 /// Writes `bytes` to host fd `fd`; returns bytes written or a negative errno.
 pub fn write_fd(fd: i32, bytes: &[u8]) -> i64 {

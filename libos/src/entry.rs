@@ -21,35 +21,15 @@ use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector
 use x86_64::structures::tss::TaskStateSegment;
 use x86_64::VirtAddr;
 
-use crate::layout::{self, LARGE_PAGE_SIZE, MAX_PDPTS, MAX_PDS, STACK_PTS};
+use crate::layout::{self, Stack, KERNEL_CS, LARGE_PAGE_SIZE, PAGE_TABLES, USER_CS, USER_RFLAGS, USER_SS};
 
 /// Page-table entry flags: present, writable, user-accessible.
 const PTE_PWU: u64 = 0b111;
 /// Page-directory entry flag: this entry maps a 2 MiB page.
 const PDE_HUGE: u64 = 1 << 7;
 
-/// Selector values fixed by the order of [`GDT`] entries (checked in `setup_gdt`).
-pub const KERNEL_CS: u16 = 0x08;
-/// User data/stack selector (RPL 3).
-pub const USER_SS: u16 = 0x1b;
-/// User 64-bit code selector (RPL 3).
-pub const USER_CS: u16 = 0x23;
-/// RFLAGS for CPL3: reserved bit 1, IOPL = 3, interrupts off (libos takes no interrupts).
-pub const USER_RFLAGS: u64 = 0x3002;
-
 /// Stack size of each small CPL0/CPL3 boot stack.
 const SMALL_STACK: usize = 16 * 1024;
-
-/// A 16-byte aligned stack in `.bss`.
-#[repr(C, align(16))]
-pub struct Stack<const N: usize>(pub [u8; N]);
-
-impl<const N: usize> Stack<N> {
-    /// The initial stack pointer (one past the end).
-    pub fn top(this: *mut Self) -> u64 {
-        this as u64 + N as u64
-    }
-}
 
 /// Stack used from `_start` until `iretq`.
 static mut BOOT_STACK: Stack<SMALL_STACK> = Stack([0; SMALL_STACK]);
@@ -59,24 +39,6 @@ pub static mut USER_BOOT_STACK: Stack<SMALL_STACK> = Stack([0; SMALL_STACK]);
 static mut INTERRUPT_STACK: Stack<SMALL_STACK> = Stack([0; SMALL_STACK]);
 /// IST1: for double faults, whatever the state of the other stacks.
 static mut DOUBLE_FAULT_STACK: Stack<SMALL_STACK> = Stack([0; SMALL_STACK]);
-
-/// All page tables libos builds; lives in `.bss`, which the loader zero-fills.
-#[repr(C, align(4096))]
-pub struct PageTables {
-    pml4: [u64; 512],
-    pdpts: [[u64; 512]; MAX_PDPTS],
-    pds: [[u64; 512]; MAX_PDS],
-    /// 4 KiB page tables of the stack window, filled at CPL3 by `start.rs`.
-    pub stack_pts: [[u64; 512]; STACK_PTS],
-}
-
-/// The page tables (see [`PageTables`]).
-pub static mut PAGE_TABLES: PageTables = PageTables {
-    pml4: [0; 512],
-    pdpts: [[0; 512]; MAX_PDPTS],
-    pds: [[0; 512]; MAX_PDS],
-    stack_pts: [[0; 512]; STACK_PTS],
-};
 
 static mut TSS: TaskStateSegment = TaskStateSegment::new();
 static mut GDT: GlobalDescriptorTable<8> = GlobalDescriptorTable::empty();

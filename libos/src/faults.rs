@@ -13,7 +13,7 @@
 use core::arch::global_asm;
 use core::ptr::addr_of;
 
-use crate::entry::Stack;
+use crate::layout::{self, Stack};
 
 /// Exit status of a guest that died of a CPU exception (as a shell reports SIGSEGV).
 pub const FAULT_EXIT_CODE: i32 = 139;
@@ -120,9 +120,9 @@ libos_fault_common:
     .text
 "#,
     report_stack_size = const REPORT_STACK_SIZE,
-    user_ss = const crate::entry::USER_SS as u64,
-    user_cs = const crate::entry::USER_CS as u64,
-    user_rflags = const crate::entry::USER_RFLAGS,
+    user_ss = const layout::USER_SS as u64,
+    user_cs = const layout::USER_CS as u64,
+    user_rflags = const layout::USER_RFLAGS,
     report = sym fault_report,
     exit_code = const FAULT_EXIT_CODE,
     exit_port = const uhyve_interface::v2::HypercallAddress::Exit as u16,
@@ -158,8 +158,8 @@ extern "C" fn fault_report() -> ! {
     // SAFETY: written once by the fault entry before it jumped here; never written again
     // (LIBOS_FAULT_REPORTING stops a second fault at the entry).
     let f = unsafe { &*addr_of!(LIBOS_FAULT) };
-    let image_base = crate::start::image_base();
-    let what = if f.vector == 14 && crate::start::is_guard_page(f.cr2) {
+    let image_base = layout::image_base();
+    let what = if f.vector == 14 && layout::is_guard_page(f.cr2) {
         "stack overflow (hit the guard page below the main stack)"
     } else if f.vector == 14 && f.cr2 < 4096 {
         "null pointer dereference"

@@ -22,8 +22,7 @@ pub unsafe fn init(start: u64, end: u64) {
     // SAFETY: the caller guarantees the span is free, writable memory.
     let claimed = unsafe { HEAP.lock().claim(Span::new(start as *mut u8, end as *mut u8)) };
     if claimed.is_err() {
-        crate::console::write_stderr(b"libos: no memory left for the heap (image too large for -m?)\n");
-        crate::hypercall::exit(crate::sys::ABORT_EXIT_CODE);
+        crate::console::fatal(b"libos: no memory left for the heap (image too large for -m?)\n");
     }
 }
 

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 
 use seuss_abi::{
     BufferParams, Hypercall, InvocationParams, LogParams, MarkParams, Phase, ResultParams, WaitParams,
-    STATUS_NONE, STATUS_OK, STATUS_TOO_SMALL,
+    MAX_PAYLOAD, MAX_SOURCE, STATUS_NONE, STATUS_OK,
 };
 
 use crate::hypercall::seuss;
@@ -35,8 +35,7 @@ pub fn channel() -> Channel {
     *cached.get_or_insert_with(|| match crate::bootargs::with(|b| b.seuss_abi) {
         Some(v) if v == seuss_abi::ABI_VERSION => Channel::Seuss(v),
         Some(_) => {
-            crate::console::write_stderr(b"libos: the hypervisor speaks another seuss ABI version than this image\n");
-            crate::hypercall::exit(crate::sys::ABORT_EXIT_CODE);
+            crate::console::fatal(b"libos: the hypervisor speaks another seuss ABI version than this image\n");
         }
         None => Channel::Standalone,
     })
@@ -46,24 +45,20 @@ fn on_seuss() -> bool {
     matches!(channel(), Channel::Seuss(_))
 }
 
-/// Fills a growing buffer through a [`BufferParams`] hypercall; `None` when the host has none.
-fn fetch(call: impl Fn(&mut BufferParams)) -> Result<Option<Vec<u8>>, &'static str> {
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    loop {
-        let mut p = BufferParams { buf: buf.as_mut_ptr() as u64, cap: buf.capacity() as u64, ..Default::default() };
-        call(&mut p);
-        match p.status {
-            STATUS_OK if p.len <= buf.capacity() as u64 => {
-                // SAFETY: the host wrote `len` <= capacity bytes into the buffer.
-                unsafe { buf.set_len(p.len as usize) };
-                return Ok(Some(buf));
-            }
-            STATUS_TOO_SMALL if (p.len as usize) > buf.capacity() => {
-                buf.reserve_exact(p.len as usize);
-            }
-            STATUS_NONE => return Ok(None),
-            _ => return Err("hypervisor returned an invalid status for a buffer hypercall"),
+/// A buffer of `cap` bytes offered through a [`BufferParams`] hypercall, as the ABI requires
+/// (full size, so one exchange suffices); `None` when the host has nothing.
+fn exchange(cap: usize, call: impl FnOnce(&mut BufferParams)) -> Result<Option<Vec<u8>>, &'static str> {
+    let mut buf: Vec<u8> = Vec::with_capacity(cap);
+    let mut p = BufferParams { buf: buf.as_mut_ptr() as u64, cap: buf.capacity() as u64, ..Default::default() };
+    call(&mut p);
+    match p.status {
+        STATUS_OK if p.len <= buf.capacity() as u64 => {
+            // SAFETY: the host wrote `len` <= capacity bytes into the buffer.
+            unsafe { buf.set_len(p.len as usize) };
+            Ok(Some(buf))
         }
+        STATUS_NONE => Ok(None),
+        _ => Err("hypervisor returned an invalid status or length for a buffer hypercall"),
     }
 }
 
@@ -73,7 +68,7 @@ pub fn ask_function_source() -> Result<Option<String>, &'static str> {
     if !on_seuss() {
         return Ok(None);
     }
-    let bytes = fetch(|p| seuss(Hypercall::FunctionSource, p))?;
+    let bytes = exchange(MAX_SOURCE, |p| seuss(Hypercall::FunctionSource, p))?;
     bytes.map(|b| String::from_utf8(b).map_err(|_| "function source is not UTF-8")).transpose()
 }
 
@@ -93,26 +88,16 @@ pub fn next_invocation() -> Result<Option<Invocation>, &'static str> {
     if !on_seuss() {
         return Ok(None);
     }
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    loop {
-        let mut p = InvocationParams {
-            args: BufferParams { buf: buf.as_mut_ptr() as u64, cap: buf.capacity() as u64, ..Default::default() },
-            ..Default::default()
-        };
-        seuss(Hypercall::NextInvocation, &mut p);
-        match p.args.status {
-            STATUS_OK if p.args.len <= buf.capacity() as u64 => {
-                crate::time::set_realtime_ns(p.wall_clock_ns);
-                // SAFETY: the host wrote `len` <= capacity bytes.
-                unsafe { buf.set_len(p.args.len as usize) };
-                let args = String::from_utf8(buf).map_err(|_| "invocation args are not UTF-8")?;
-                return Ok(Some(Invocation { args, id: p.invocation_id, entropy: p.entropy }));
-            }
-            STATUS_TOO_SMALL if (p.args.len as usize) > buf.capacity() => buf.reserve_exact(p.args.len as usize),
-            STATUS_NONE => return Ok(None),
-            _ => return Err("hypervisor returned an invalid status for NextInvocation"),
-        }
-    }
+    let mut inv = InvocationParams::default();
+    let bytes = exchange(MAX_PAYLOAD, |args| {
+        inv.args = *args;
+        seuss(Hypercall::NextInvocation, &mut inv);
+        *args = inv.args;
+    })?;
+    let Some(bytes) = bytes else { return Ok(None) };
+    crate::time::set_realtime_ns(inv.wall_clock_ns);
+    let args = String::from_utf8(bytes).map_err(|_| "invocation args are not UTF-8")?;
+    Ok(Some(Invocation { args, id: inv.invocation_id, entropy: inv.entropy }))
 }
 
 /// Hands the result JSON to the hypervisor. Returns `false` under stock uhyve (the caller

@@ -19,6 +19,14 @@
 //!
 //! Guest RAM is identity-mapped (virtual = guest-physical) with 2 MiB pages, except the stack
 //! window, which is mapped with 4 KiB pages so that the guard page can be left out.
+//!
+//! This module also holds the CPU-visible tables every other module agrees on: the segment
+//! selectors (fixed by the GDT's order), the page tables in `.bss`, and the two addresses
+//! learnt at start-up that fault reports need (image base, stack window). It imports nothing
+//! of libos, so the boot code (`entry`, `start`) and the fault code (`faults`) meet here
+//! instead of importing each other.
+
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Size of a small page.
 pub const PAGE_SIZE: u64 = 4096;
@@ -45,3 +53,70 @@ pub const fn ram_end(phys_start: u64, phys_end: u64) -> u64 {
 pub const fn stack_window_base(ram_end: u64) -> u64 {
     ram_end - STACK_WINDOW
 }
+
+/// Kernel code selector. The selectors are fixed by the order of the GDT entries that
+/// `entry.rs` builds (checked there in `setup_gdt`).
+pub const KERNEL_CS: u16 = 0x08;
+/// User data/stack selector (RPL 3).
+pub const USER_SS: u16 = 0x1b;
+/// User 64-bit code selector (RPL 3).
+pub const USER_CS: u16 = 0x23;
+/// RFLAGS for CPL3: reserved bit 1, IOPL = 3, interrupts off (libos takes no interrupts).
+pub const USER_RFLAGS: u64 = 0x3002;
+
+/// A 16-byte aligned stack in `.bss`.
+#[repr(C, align(16))]
+pub struct Stack<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> Stack<N> {
+    /// The initial stack pointer (one past the end).
+    pub fn top(this: *mut Self) -> u64 {
+        this as u64 + N as u64
+    }
+}
+
+/// All page tables libos builds; lives in `.bss`, which the loader zero-fills.
+#[repr(C, align(4096))]
+pub struct PageTables {
+    /// The root (CR3 points here).
+    pub pml4: [u64; 512],
+    /// Page-directory-pointer tables.
+    pub pdpts: [[u64; 512]; MAX_PDPTS],
+    /// Page directories (2 MiB entries).
+    pub pds: [[u64; 512]; MAX_PDS],
+    /// 4 KiB page tables of the stack window, filled at CPL3 by `start.rs`.
+    pub stack_pts: [[u64; 512]; STACK_PTS],
+}
+
+/// The page tables (see [`PageTables`]).
+pub static mut PAGE_TABLES: PageTables = PageTables {
+    pml4: [0; 512],
+    pdpts: [[0; 512]; MAX_PDPTS],
+    pds: [[0; 512]; MAX_PDS],
+    stack_pts: [[0; 512]; STACK_PTS],
+};
+
+static IMAGE_BASE: AtomicU64 = AtomicU64::new(0);
+static STACK_WINDOW_BASE: AtomicU64 = AtomicU64::new(0);
+
+/// Load address of the image (for image-relative addresses in fault reports).
+pub fn image_base() -> u64 {
+    IMAGE_BASE.load(Ordering::Relaxed)
+}
+
+/// Whether `addr` lies in the guard page below the main stack.
+pub fn is_guard_page(addr: u64) -> bool {
+    let base = STACK_WINDOW_BASE.load(Ordering::Relaxed);
+    base != 0 && (base..base + PAGE_SIZE).contains(&addr)
+}
+
+/// Records the image's load address (once, at start-up).
+pub fn set_image_base(addr: u64) {
+    IMAGE_BASE.store(addr, Ordering::Relaxed);
+}
+
+/// Records the stack window's base (once, after the stack is mapped).
+pub fn set_stack_window_base(addr: u64) {
+    STACK_WINDOW_BASE.store(addr, Ordering::Relaxed);
+}
+

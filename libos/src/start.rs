@@ -3,28 +3,12 @@
 use core::arch::naked_asm;
 use core::ffi::c_char;
 use core::ptr::addr_of_mut;
-use core::sync::atomic::{AtomicU64, Ordering};
 
 use alloc::ffi::CString;
 use alloc::vec::Vec;
 use hermit_entry::boot_info::{BootInfo, PlatformInfo, RawBootInfo};
 
-use crate::entry::PAGE_TABLES;
-use crate::layout::{self, PAGE_SIZE, STACK_WINDOW};
-
-static IMAGE_BASE: AtomicU64 = AtomicU64::new(0);
-static STACK_WINDOW_BASE: AtomicU64 = AtomicU64::new(0);
-
-/// Load address of the image (for image-relative addresses in fault reports).
-pub fn image_base() -> u64 {
-    IMAGE_BASE.load(Ordering::Relaxed)
-}
-
-/// Whether `addr` lies in the guard page below the main stack.
-pub fn is_guard_page(addr: u64) -> bool {
-    let base = STACK_WINDOW_BASE.load(Ordering::Relaxed);
-    base != 0 && (base..base + PAGE_SIZE).contains(&addr)
-}
+use crate::layout::{self, PAGE_SIZE, PAGE_TABLES, STACK_WINDOW};
 
 unsafe extern "C" {
     /// Defined by std (`library/std/src/sys/pal/hermit/mod.rs`): runs `main` and exits.
@@ -84,13 +68,12 @@ extern "C" fn user_main(raw: *const RawBootInfo) -> ! {
     let ram = boot.hardware_info.phys_addr_range.clone();
     let ram_end = layout::ram_end(ram.start, ram.end);
     let stack_base = layout::stack_window_base(ram_end);
-    STACK_WINDOW_BASE.store(stack_base, Ordering::Relaxed);
-    IMAGE_BASE.store(boot.load_info.kernel_image_addr_range.start, Ordering::Relaxed);
+    layout::set_stack_window_base(stack_base);
+    layout::set_image_base(boot.load_info.kernel_image_addr_range.start);
 
     let heap_start = (boot.load_info.kernel_image_addr_range.end + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
     if heap_start + PAGE_SIZE >= stack_base {
-        crate::console::write_stderr(b"libos: guest memory too small for this image and its stack\n");
-        crate::hypercall::exit(crate::sys::ABORT_EXIT_CODE);
+        crate::console::fatal(b"libos: guest memory too small for this image and its stack\n");
     }
     // SAFETY: [heap_start, stack_base) is RAM above the image and below the stack window.
     unsafe { crate::heap::init(heap_start, stack_base) };

@@ -26,8 +26,7 @@ impl<T> SpinLock<T> {
     /// Takes the lock; a second holder means libos re-entered itself, which is fatal.
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
         if self.locked.swap(true, Ordering::Acquire) {
-            crate::console::write_stderr(b"libos: internal lock re-entered (fatal)\n");
-            crate::hypercall::exit(crate::sys::ABORT_EXIT_CODE);
+            crate::console::fatal(b"libos: internal lock re-entered (fatal)\n");
         }
         SpinLockGuard { lock: self }
     }

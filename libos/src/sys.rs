@@ -12,11 +12,8 @@ use core::ffi::{c_char, c_void};
 use uhyve_interface::v2::parameters::FileAttr;
 
 use seuss_abi::errno::{EAGAIN, EFAULT, EINVAL, ENOSYS, ETIMEDOUT};
-use crate::{console, entropy, fs, heap, time};
-
-/// Exit status after `abort()` (as a shell reports SIGABRT), also used for libos's own fatal
-/// errors.
-pub const ABORT_EXIT_CODE: i32 = 134;
+use crate::console::{self, ABORT_EXIT_CODE};
+use crate::{entropy, fs, heap, time};
 
 const CLOCK_REALTIME: u32 = 1;
 const CLOCK_MONOTONIC: u32 = 4;
@@ -371,8 +368,7 @@ pub unsafe extern "C" fn sys_futex_wait(address: *mut u32, expected: u32, timeou
     }
     if timeout.is_null() {
         // Waiting forever with no other thread to wake us: a guaranteed hang. Say so and stop.
-        console::write_stderr(b"libos: deadlock: futex wait without timeout and no other thread\n");
-        crate::hypercall::exit(ABORT_EXIT_CODE);
+        console::fatal(b"libos: deadlock: futex wait without timeout and no other thread\n");
     }
     // SAFETY: checked non-null.
     let t = unsafe { &*timeout };

@@ -24,8 +24,7 @@ pub fn init(tls: Option<TlsInfo>) {
     let tls_size = (memsz + align - 1) & !(align - 1);
     let block = crate::heap::alloc(tls_size + 8, align);
     if block.is_null() {
-        crate::console::write_stderr(b"libos: cannot allocate the TLS block\n");
-        crate::hypercall::exit(crate::sys::ABORT_EXIT_CODE);
+        crate::console::fatal(b"libos: cannot allocate the TLS block\n");
     }
     // SAFETY: `block` has tls_size + 8 bytes; the TLS image [start, start+filesz) lies in the
     // loaded image (hermit-entry reports it from PT_TLS).

@@ -1,6 +1,6 @@
 //! The errors of reading and writing snapshots.
 
-use crate::header::SnapshotId;
+use crate::id::SnapshotId;
 
 /// Why a snapshot could not be read, validated or written.
 #[derive(Debug, thiserror::Error)]
@@ -8,6 +8,9 @@ pub enum SnapError {
     /// The file could not be read or written.
     #[error("I/O error on snapshot: {0}")]
     Io(#[from] std::io::Error),
+    /// The path is not a regular file (a FIFO, a device, a directory).
+    #[error("not a regular file")]
+    NotAFile,
     /// The file is shorter than its preamble says it must be.
     #[error("truncated snapshot: file has {actual} bytes, needs {needed}")]
     Truncated {

@@ -8,7 +8,10 @@ use crate::error::{inconsistent, SnapError};
 ///
 /// **Version rule:** readers accept exactly this version; any change to the preamble, the
 /// header types (their fields, order or encoding) or the data layout bumps it.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// History: 1, the first format; 2, `pending_port` and `pending_params_gpa` left the header
+/// (the kind names the call, the saved `rdi` its parameters).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Size of a guest page and the alignment of the data section, in bytes.
 pub const PAGE_SIZE: u64 = 4096;

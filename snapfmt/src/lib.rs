@@ -20,7 +20,7 @@
 //!         |   56  preamble_checksum  u64      xxh3_64(bytes 0..56)         |
 //!      64 +-----------------------------------------------------------------+
 //!         | header: postcard-encoded `Header`, header_len bytes             |
-//!         |   (kind, image, guest memory, parent, vCPU, pending call, runs) |
+//!         |   (kind, image, guest memory, parent, vCPU, runs, time)   |
 //!  64+hl  +-----------------------------------------------------------------+
 //!         | zero padding up to the next PAGE_SIZE boundary                  |
 //!  data_  +-----------------------------------------------------------------+
@@ -66,6 +66,7 @@
 //! |---|---|
 //! | `layout` | constants and the 64-byte preamble |
 //! | `header` | the header types and their consistency rules |
+//! | `id` | [`SnapshotId`] and its hex text form |
 //! | `read` | [`decode`], [`Snapshot`] |
 //! | `write` | [`write()`], [`encode`] |
 //! | `error` | [`SnapError`] |
@@ -75,12 +76,14 @@
 
 mod error;
 mod header;
+mod id;
 mod layout;
 mod read;
 mod write;
 
 pub use error::SnapError;
-pub use header::{Header, ImageRef, Kind, PageRun, ParentRef, ParseSnapshotIdError, SnapshotId, VcpuState};
+pub use header::{Header, ImageRef, Kind, PageRun, ParentRef, VcpuState};
+pub use id::{ParseSnapshotIdError, SnapshotId};
 pub use layout::{FORMAT_VERSION, MAGIC, MAX_HEADER_LEN, PAGE_SIZE, PREAMBLE_SIZE};
 pub use read::{decode, Decoded, Snapshot};
 pub use write::{encode, write};

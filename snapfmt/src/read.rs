@@ -12,13 +12,14 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::error::{inconsistent, SnapError};
-use crate::header::{Header, SnapshotId};
+use crate::header::Header;
+use crate::id::SnapshotId;
 use crate::layout::{data_offset_for, Preamble, MAX_HEADER_LEN, PAGE_SIZE, PREAMBLE_SIZE};
 
 /// Size of the chunks [`Snapshot::open`] reads the data in to check its checksum.
@@ -69,8 +70,14 @@ impl Snapshot {
     /// size and the data checksum (reading the data through a buffered reader in 1 MiB
     /// chunks).
     pub fn open(path: &Path) -> Result<Snapshot, SnapError> {
-        let file = File::open(path)?;
-        let file_len = file.metadata()?.len();
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; anything but a regular file
+        // is refused right after.
+        let file = std::fs::OpenOptions::new().read(true).custom_flags(libc_o_nonblock()).open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(SnapError::NotAFile);
+        }
+        let file_len = meta.len();
 
         let mut preamble = [0u8; PREAMBLE_SIZE as usize];
         let n = file_len.min(PREAMBLE_SIZE) as usize;
@@ -158,6 +165,11 @@ impl Snapshot {
         self.file.read_exact_at(buf, offset)?;
         Ok(())
     }
+}
+
+/// `O_NONBLOCK` on Linux (x86-64 and aarch64 agree), without a libc dependency.
+const fn libc_o_nonblock() -> i32 {
+    0o4000
 }
 
 /// The id of a snapshot: `xxh3_128(header_bytes ++ data_checksum.to_le_bytes())`, big-endian.

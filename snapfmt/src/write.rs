@@ -9,7 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{inconsistent, SnapError};
-use crate::header::{Header, SnapshotId};
+use crate::header::Header;
+use crate::id::SnapshotId;
 use crate::layout::{data_offset_for, Preamble, MAX_HEADER_LEN};
 use crate::read::compute_id;
 

@@ -6,7 +6,7 @@
 //! * the spin loop in the guest vs the same program built for the host (ns/iteration);
 //! * the largest allocation that succeeds for a given `-m` (binary search, 256 KiB steps);
 //! * JS functions on stock uhyve, split by the launcher's own timestamps (`SEUSS_TIMINGS`);
-//! * the same functions through `seuss run --timings` (host-side split), and process wall;
+//! * the same functions through `seuss run --output json` (host-side split), and process wall;
 //! * `build-image` of a never-seen function after the first build.
 
 use std::path::Path;
@@ -138,13 +138,15 @@ pub fn run(n: usize) -> Result<()> {
                 split[i].push(field(&text, k).context("seuss-timings line")?);
             }
             uw.push(w);
-            let (o, w) = output(Command::new(&seuss).args(["run"]).arg(&img).args(["--args", args, "--timings"]))?;
-            let text = String::from_utf8_lossy(&o.stderr).into_owned();
-            for (i, k) in ["\"vm_setup_us\":", "\"boot_us\":", "\"engine_init_us\":", "\"import_us\":", "\"run_us\":", "\"total_us\":"]
-                .iter()
+            let (o, w) = output(Command::new(&seuss).args(["run"]).arg(&img).args(["--args", args, "--output", "json"]))?;
+            let record: serde_json::Value =
+                serde_json::from_slice(&o.stdout).context("seuss run --output json printed no record")?;
+            let t = &record["timings_us"];
+            for (i, v) in [&t["vm_setup"], &t["boot"], &t["engine_init"], &t["import"], &t["run"], &record["latency_us"]]
+                .into_iter()
                 .enumerate()
             {
-                ours[i].push(field(&text, k).context("seuss --timings JSON")?);
+                ours[i].push(v.as_f64().context("seuss run --output json: a timing is missing")?);
             }
             sw.push(w);
         }

@@ -127,7 +127,7 @@ fn build_host(args: &[&str], what: &str) -> Result<()> {
 
 /// Builds the `seuss` CLI (release) and returns its path.
 pub fn build_seuss() -> Result<PathBuf> {
-    build_host(&["-p", "hypervisor-uhyve-ext", "--bin", "seuss"], "seuss")?;
+    build_host(&["-p", "seuss-cli", "--bin", "seuss"], "seuss")?;
     Ok(workspace_root().join("target/release/seuss"))
 }
 
@@ -171,7 +171,7 @@ fn demo() -> Result<()> {
     let snap = dir.join("hello.snap");
     for step in [
         vec!["snapshot".to_owned(), img.display().to_string(), "-o".into(), snap.display().to_string()],
-        vec!["invoke".to_owned(), snap.display().to_string(), "--args".into(), args.into(), "-n".into(), "3".into(), "--stats".into()],
+        vec!["invoke".to_owned(), snap.display().to_string(), "--args".into(), args.into(), "-n".into(), "3".into(), "--output".into(), "json".into()],
     ] {
         println!("\n$ seuss {}", step.join(" "));
         if !Command::new(&seuss).args(&step).status()?.success() {

@@ -9,12 +9,16 @@
 //!
 //! | port | hypercall | parameter struct | semantics |
 //! |---|---|---|---|
-//! | 0x2000 | [`Hypercall::FunctionSource`] | [`BufferParams`] | guest asks for the function's JS source (runtime image). If it fits in `cap`, the host copies it into `buf`; it always sets `len` to the full size and `status` ([`STATUS_OK`]; [`STATUS_TOO_SMALL`]: nothing copied, retry with `cap >= len`; [`STATUS_NONE`]). **Runtime snapshot point.** |
-//! | 0x2010 | [`Hypercall::NextInvocation`] | [`InvocationParams`] | guest asks for the next invocation: args JSON into `buf` (as above) plus wall-clock time, 32 bytes of fresh entropy and an invocation id. **Function snapshot point**; a clone resumes by completing this call. |
+//! | 0x2000 | [`Hypercall::FunctionSource`] | [`BufferParams`] | guest asks for the function's JS source (runtime image), offering a buffer of `cap >= MAX_SOURCE` bytes. The host copies the source into `buf` and sets `len` and `status` ([`STATUS_OK`], or [`STATUS_NONE`]: no function). **Runtime snapshot point.** |
+//! | 0x2010 | [`Hypercall::NextInvocation`] | [`InvocationParams`] | guest asks for the next invocation, offering an args buffer of `cap >= MAX_PAYLOAD` bytes: args JSON into `buf` (as above) plus wall-clock time, 32 bytes of fresh entropy and an invocation id. **Function snapshot point**; a clone resumes by completing this call. |
 //! | 0x2020 | [`Hypercall::ReturnResult`] | [`ResultParams`] | the invocation's result JSON (`is_error` = 1 for `{"error":...}`). |
 //! | 0x2030 | [`Hypercall::Log`] | [`LogParams`] | one console line of the function, kept apart from the result. |
 //! | 0x2040 | [`Hypercall::Wait`] | [`WaitParams`] | sleep for `duration_ns` (timers); the host parks the vCPU thread. |
 //! | 0x2050 | [`Hypercall::Mark`] | [`MarkParams`] | the guest reached a [`Phase`]; the host timestamps it (start-time splits). |
+//!
+//! **Buffers:** the guest offers a buffer of the ABI's full size (`MAX_SOURCE` for the source,
+//! `MAX_PAYLOAD` for args) before it parks, so one exchange always suffices; the host treats a
+//! smaller buffer as a violation. Untouched buffer pages cost nothing (guest RAM is lazy).
 //!
 //! Under stock uhyve these ports are unknown (uhyve logs a warning and ignores them), so the
 //! guest only uses them when the device tree says it runs on our hypervisor: the property
@@ -29,16 +33,15 @@
 
 pub use uhyve_interface as uhyve;
 
-/// Version of this ABI (see the version rule above).
-pub const ABI_VERSION: u32 = 1;
+/// Version of this ABI (see the version rule above). History: 1, the first; 2, ask calls offer
+/// full-size buffers (no "too small, ask again").
+pub const ABI_VERSION: u32 = 2;
 
 /// Name of the device-tree property in `/chosen` that announces our hypervisor.
 pub const FDT_PROPERTY: &str = "seuss,abi";
 
 /// `status`: the call succeeded.
 pub const STATUS_OK: i32 = 0;
-/// `status`: the buffer was too small; `len` holds the size needed.
-pub const STATUS_TOO_SMALL: i32 = 1;
 /// `status`: the host has nothing to give (no function configured / no more invocations).
 pub const STATUS_NONE: i32 = 2;
 

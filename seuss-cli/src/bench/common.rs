@@ -47,7 +47,7 @@ impl Env {
 
     /// A node script of ours.
     pub fn node_script(&self, name: &str) -> PathBuf {
-        self.root.join(format!("hypervisor-uhyve-ext/node/{name}"))
+        self.root.join(format!("seuss-cli/node/{name}"))
     }
 
     /// The js-launcher built for the host, if present.
@@ -63,6 +63,21 @@ impl Drop for Env {
     }
 }
 
+/// The workspace root: the current directory or the nearest parent that holds `examples/`
+/// and `seuss-cli/node/` (so an installed `seuss` works from any checkout).
+pub fn find_root() -> Result<PathBuf> {
+    let cwd = std::env::current_dir()?;
+    for dir in cwd.ancestors() {
+        if dir.join("examples").is_dir() && dir.join("seuss-cli/node").is_dir() {
+            return Ok(dir.to_path_buf());
+        }
+    }
+    bail!(crate::exit::UsageError(format!(
+        "no seuss workspace at or above {}: run from the checkout, or pass --root DIR (or set SEUSS_ROOT)",
+        cwd.display()
+    )))
+}
+
 /// Boots image `name` until it asks for a function (`Event::WantsSource`: a runtime snapshot)
 /// or for an invocation (`Event::WantsInvocation`: a function snapshot), captures it into the
 /// scratch directory as `FILE.snap` and loads it.
@@ -74,7 +89,7 @@ pub fn snapshot_image(env: &Env, name: &str, want: seuss_hv::Event, file: &str) 
         bail!("{name} image stopped at {got:?}, not {want:?}");
     }
     let out = env.work.join(format!("{file}.snap"));
-    seuss_hv::capture(&mut inst, &out, seuss_hv::snapshot::image_ref(&path)?)?;
+    seuss_hv::capture(&mut inst, &out, seuss_hv::image_ref(&path)?)?;
     Ok(seuss_hv::Loaded::open(&out)?)
 }
 

@@ -51,7 +51,7 @@ fn serve(env: &Env, mode: Mode, rx: Arc<Mutex<Receiver<Job>>>, worker: usize, sn
                 n += 1;
                 let src = format!("// new function {worker}-{n}\nfunction main() {{ return {{ w: {worker}, n: {n} }}; }}\n");
                 let path = env.work.join(format!("new-{worker}-{n}.snap"));
-                let snap = seuss_hv::cache::warm_snapshot(&env.kvm, runtime, &src, &cfg, &path)?;
+                let snap = seuss_hv::warm_snapshot(&env.kvm, runtime, &src, &cfg, &path)?;
                 let mut inst = Instance::from_snapshot(&env.kvm, &snap, &cfg)?;
                 let o = inst.invoke("{}")?;
                 if o.is_error {

@@ -13,7 +13,6 @@ mod throughput;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use common::dist;
 
 use anyhow::{bail, Result};
 use serde_json::json;
@@ -51,9 +50,10 @@ pub struct BenchArgs {
     /// Functions for startup (default nop, hello, fib; nop with --quick).
     #[arg(long, value_delimiter = ',')]
     pub functions: Option<Vec<String>>,
-    /// Workspace root (examples and node scripts).
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/.."))]
-    pub root: PathBuf,
+    /// Workspace root (examples/ and the node scripts): default the `SEUSS_ROOT` variable, else
+    /// the current directory or the nearest parent holding `examples/` and `seuss-cli/node/`.
+    #[arg(long, env = "SEUSS_ROOT")]
+    pub root: Option<PathBuf>,
     /// Directory with the built images (default ROOT/target/images).
     #[arg(long)]
     pub images: Option<PathBuf>,
@@ -64,7 +64,18 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if a.plot.is_some() && !matches!(a.experiment, Experiment::Burst) {
         bail!("--plot is only produced by the burst experiment");
     }
-    let env = common::Env::new(a.root.clone(), a.images.clone())?;
+    let root = match &a.root {
+        Some(r) => r.clone(),
+        None => common::find_root()?,
+    };
+    // Output paths are checked before the run, not after it.
+    for path in [a.json.as_deref().filter(|p| *p != "-").map(PathBuf::from), a.plot.clone()].into_iter().flatten() {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        if !dir.is_dir() {
+            crate::usage!("{}: directory {} does not exist", path.display(), dir.display());
+        }
+    }
+    let env = common::Env::new(root.clone(), a.images.clone())?;
     let (name, params, results, table, svg) = match a.experiment {
         Experiment::Startup => {
             let runs = a.runs.unwrap_or(if a.quick { 3 } else { 20 });
@@ -116,7 +127,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "experiment": name,
         "quick": a.quick,
         "machine": common::machine(),
-        "commit": common::commit(&a.root),
+        "commit": common::commit(&root),
         "parameters": params,
         "results": results,
     });

@@ -114,7 +114,7 @@ pub fn last_line(o: &Output) -> String {
 /// Runs the Node.js reference harness on `file` with `args`.
 pub fn node(file: &Path, args: &str) -> Output {
     let mut cmd = Command::new("node");
-    cmd.arg(root().join("hypervisor-uhyve-ext/node/harness.mjs")).arg(file).arg(args).env("TZ", "UTC");
+    cmd.arg(root().join("seuss-cli/node/harness.mjs")).arg(file).arg(args).env("TZ", "UTC");
     run_with_timeout(&mut cmd, Duration::from_secs(60))
 }
 

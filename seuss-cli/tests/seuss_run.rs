@@ -219,6 +219,6 @@ fn log_floods_are_truncated_not_hoarded() {
     let o = run.outcome.unwrap();
     assert_eq!(o.result.as_deref(), Some(r#"{"done":true}"#));
     let kept: usize = o.logs.iter().map(|l| l.text.len()).sum();
-    assert!(kept <= seuss_hv::instance::MAX_CAPTURED_OUTPUT + 100, "{kept} bytes of logs kept");
+    assert!(kept <= seuss_hv::MAX_CAPTURED_OUTPUT + 100, "{kept} bytes of logs kept");
     assert!(o.logs.last().unwrap().text.contains("truncated"), "a truncation note ends the log");
 }

@@ -1,0 +1,80 @@
+//! Why an instance could not go on ([`Error`]), and the few classes callers act on
+//! ([`ErrorKind`]): the CLI maps them to exit statuses, the node to OpenWhisk's activation
+//! statuses.
+
+use std::time::Duration;
+
+use crate::cpu_state::StateError;
+use crate::image::ImageError;
+use crate::vm::KvmError;
+
+/// What kind of failure an error is, for callers that act on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller asked for something invalid (configuration, arguments, wrong state).
+    Usage,
+    /// The wall-clock deadline passed; the guest was stopped.
+    Timeout,
+    /// The guest crashed, exited without a result, or broke the hypercall rules.
+    Guest,
+    /// The host failed: KVM, memory, files, a snapshot file that is corrupt or inconsistent.
+    Host,
+}
+
+/// Why an instance could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The image cannot be loaded.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// KVM refused an operation.
+    #[error(transparent)]
+    Kvm(#[from] KvmError),
+    /// Guest memory could not be mapped.
+    #[error("cannot map {0} bytes of guest memory: {1}")]
+    Memory(u64, std::io::Error),
+    /// The vCPU state could not be loaded, saved or settled.
+    #[error(transparent)]
+    VcpuState(#[from] StateError),
+    /// Bad configuration or arguments.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The deadline passed; the vCPU was stopped.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// A hypercall carried invalid arguments; the guest was stopped.
+    #[error("guest passed invalid arguments to hypercall {call}: {detail} (rip {rip:#x})")]
+    Hypercall {
+        /// The hypercall's name.
+        call: &'static str,
+        /// What was wrong.
+        detail: String,
+        /// Guest instruction pointer.
+        rip: u64,
+    },
+    /// The guest did something a unikernel must not (unknown port, MMIO, triple fault, ...).
+    #[error("guest crashed: {what} (rip {rip:#x})")]
+    Crash {
+        /// What happened.
+        what: String,
+        /// Guest instruction pointer.
+        rip: u64,
+    },
+    /// The caller used the instance in the wrong state.
+    #[error("instance is {0}, which does not allow this operation")]
+    State(&'static str),
+}
+
+impl Error {
+    /// The class of this error (see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config(_) | Error::State(_) => ErrorKind::Usage,
+            Error::Image(ImageError::Read { .. }) => ErrorKind::Host,
+            Error::Image(_) => ErrorKind::Usage,
+            Error::Timeout(_) => ErrorKind::Timeout,
+            Error::Hypercall { .. } | Error::Crash { .. } => ErrorKind::Guest,
+            Error::Kvm(_) | Error::Memory(..) | Error::VcpuState(_) => ErrorKind::Host,
+        }
+    }
+}

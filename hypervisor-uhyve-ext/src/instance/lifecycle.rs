@@ -1,0 +1,108 @@
+//! An instance comes to life by a cold boot or as a clone of a snapshot, and a clone can be
+//! reset to its snapshot's state.
+
+use std::sync::Arc;
+
+use kvm_ioctls::Kvm;
+
+use super::{Instance, State};
+use crate::config::{check_memory, Config};
+use crate::error::Error;
+use crate::files::Files;
+use crate::image::{self, BootParams, Image};
+use crate::memory::GuestRam;
+use crate::outcome::Marks;
+use crate::output::Output;
+use crate::snapshot::Loaded;
+use crate::vm::Vm;
+
+impl Instance {
+    /// Creates the VM, loads `image` and puts the vCPU at its entry point (nothing runs yet).
+    pub fn boot(kvm: &Kvm, image: &Image, config: &Config) -> Result<Self, Error> {
+        let _span = tracing::debug_span!("boot", image = image.name(), memory = config.memory).entered();
+        let marks = Marks::created_now(false);
+        check_memory(config.memory).map_err(Error::Config)?;
+        let ram = GuestRam::anonymous(image::RAM_BASE, config.memory).map_err(|e| Error::Memory(config.memory, e))?;
+        let mut vm = Vm::new(kvm, ram)?;
+        let params = BootParams { args: &config.args, env: &config.env, tsc_khz: vm.tsc_khz, seuss_channel: true };
+        let entry = image::load(image, &mut vm.ram, &params)?;
+        vm.set_entry_state(&entry)?;
+        Ok(Self {
+            vm,
+            files: Files::new(config.file_mappings.clone()),
+            output: Output::new(config.console),
+            config: config.clone(),
+            state: State::Ready,
+            result: None,
+            marks,
+            origin: None,
+        })
+    }
+
+    /// A VM running the raw machine code `code` at CPL0 (unit tests of the run loop and the
+    /// hypercall rules; see `instance/tests.rs`).
+    #[cfg(test)]
+    pub(crate) fn boot_raw(kvm: &Kvm, code: &[u8], config: &Config) -> Result<Self, Error> {
+        let ram = GuestRam::anonymous(image::RAM_BASE, config.memory).map_err(|e| Error::Memory(config.memory, e))?;
+        let mut vm = Vm::new(kvm, ram)?;
+        let entry = image::load_raw(code, &mut vm.ram);
+        vm.set_entry_state(&entry)?;
+        Ok(Self {
+            vm,
+            files: Files::new(Vec::new()),
+            output: Output::new(config.console),
+            config: config.clone(),
+            state: State::Ready,
+            result: None,
+            marks: Marks::created_now(false),
+            origin: None,
+        })
+    }
+
+    /// Makes a clone of `snap`: guest RAM maps the snapshot chain copy-on-write, the vCPU gets
+    /// the saved state, and the instance is parked in the hypercall the snapshot was taken in
+    /// (complete it with [`provide_source`](Self::provide_source) or
+    /// [`invoke`](Self::invoke)). `config.memory` is ignored: the snapshot fixes it.
+    pub fn from_snapshot(kvm: &Kvm, snap: &Arc<Loaded>, config: &Config) -> Result<Self, Error> {
+        let _span = tracing::debug_span!("clone", snapshot = %snap.path().display()).entered();
+        let marks = Marks::created_now(true);
+        let h = snap.header();
+        let ram = GuestRam::from_layers(h.guest_memory_base, h.guest_memory_bytes, &snap.layers())
+            .map_err(|e| Error::Memory(h.guest_memory_bytes, e))?;
+        let vm = Vm::new(kvm, ram)?;
+        snap.vcpu().restore(&vm.vcpu)?;
+        Ok(Self {
+            vm,
+            files: Files::new(config.file_mappings.clone()),
+            output: Output::new(config.console),
+            config: Config { memory: h.guest_memory_bytes, ..config.clone() },
+            state: State::Parked { call: snap.parked_call(), params: snap.parked_params() },
+            result: None,
+            marks,
+            origin: Some(snap.clone()),
+        })
+    }
+
+    /// Returns this clone to the state of the snapshot it was cloned from, as if freshly
+    /// cloned, without creating a new VM: written pages are dropped (`MADV_DONTNEED`), pages
+    /// it merely read stay mapped, the vCPU state is reloaded, files are closed and output is
+    /// cleared. Works after success, errors and timeouts alike. The *hot* start is `reset()`
+    /// then [`invoke`](Self::invoke); `invoke` alone on a used instance is *reuse*.
+    pub fn reset(&mut self) -> Result<(), Error> {
+        let _span = tracing::trace_span!("reset").entered();
+        let snap = self.origin.clone().ok_or(Error::State("not a clone of a snapshot, so it cannot be reset"))?;
+        crate::cpu_state::settle(&mut self.vm.vcpu)?;
+        // Only pages written since the clone was made are dropped: pages it merely read stay
+        // mapped (they still hold the snapshot's content), so the next invocation does not
+        // fault them in again.
+        let written = self.vm.ram.private_pages().map_err(|e| Error::Memory(self.vm.ram.size(), e))?;
+        self.vm.ram.discard_pages(&written).map_err(|e| Error::Memory(self.vm.ram.size(), e))?;
+        snap.vcpu().restore(&self.vm.vcpu)?;
+        self.state = State::Parked { call: snap.parked_call(), params: snap.parked_params() };
+        self.files.close_all();
+        self.result = None;
+        self.output.clear();
+        self.marks = Marks::created_now(true);
+        Ok(())
+    }
+}

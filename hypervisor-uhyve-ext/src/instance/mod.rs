@@ -1,0 +1,166 @@
+//! One guest instance: its VM, its files, its console, and the state machine of its life.
+//!
+//! ```text
+//!            boot()                 run()                          run()
+//!  Image ──────────► Ready ────────────────► Parked(FunctionSource) ──────┐
+//!  Snapshot ─────────────────────────────►   provide_source(src) ─► Ready │
+//!   from_snapshot()                 │                                     │
+//!                                   ├──────► Parked(NextInvocation) ◄─────┘
+//!                                   │        invoke(args) ─► Ready ─► runs main
+//!                                   │             └─► Returned (stopped at the result)
+//!                                   │                  invoke(args) again = reuse
+//!                                   └──────► Exited(status)  |  Failed(error)
+//!  reset() (clones only): any state ─► Parked(the snapshot's call), as freshly cloned
+//! ```
+//!
+//! `run()` executes the vCPU until the guest parks in one of our "ask" hypercalls, exits, or
+//! fails; console, file, log, wait and mark hypercalls are served inside it. Every hypercall is
+//! decoded once into a typed value ([`crate::uhyve_calls`], [`crate::seuss_calls`]), which
+//! validates its arguments against guest RAM; a guest that passes garbage is stopped with an
+//! error naming the hypercall. A wall-clock deadline bounds every `run()` and `invoke()`.
+//!
+//! The `impl Instance` is split by concern:
+//!
+//! | file | concern |
+//! |---|---|
+//! | `lifecycle.rs` | [`Instance::boot`], [`Instance::from_snapshot`], [`Instance::reset`] |
+//! | `run_loop.rs` | [`Instance::run`]: the vCPU loop and its exits |
+//! | `uhyve_serve.rs` | serving uhyve's hypercalls (console, files, exit) |
+//! | `seuss_serve.rs` | serving ours (result, log, wait, mark; parking on the ask calls) |
+//! | `ask.rs` | completing the ask calls: [`Instance::provide_source`], [`Instance::invoke`] |
+
+mod ask;
+mod lifecycle;
+mod run_loop;
+mod seuss_serve;
+#[cfg(test)]
+mod tests;
+mod uhyve_serve;
+
+use std::sync::Arc;
+
+use seuss_abi::Hypercall;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::files::Files;
+use crate::memory::GuestRam;
+use crate::outcome::Marks;
+use crate::output::Output;
+use crate::snapshot::Loaded;
+use crate::vm::Vm;
+
+/// Where an instance is in its life (the module docs draw the transitions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// The vCPU may run: just booted, or a parked hypercall was completed.
+    Ready,
+    /// Parked in an ask hypercall that the host must complete first; `params` is the
+    /// guest-physical address of its parameter struct.
+    Parked {
+        /// FunctionSource or NextInvocation.
+        call: Hypercall,
+        /// Its parameter struct.
+        params: u64,
+    },
+    /// Stopped right after ReturnResult (see [`crate::Event::Returned`]).
+    Returned,
+    /// The guest exited with this status.
+    Exited(i32),
+    /// Stopped by an error (timeout, crash, bad hypercall); only [`Instance::reset`] revives
+    /// a clone.
+    Failed,
+}
+
+/// See the module docs.
+pub struct Instance {
+    vm: Vm,
+    files: Files,
+    config: Config,
+    state: State,
+    /// The last result: (JSON text, is it an error).
+    result: Option<(String, bool)>,
+    output: Output,
+    marks: Marks,
+    /// The snapshot this instance is a clone of.
+    origin: Option<Arc<Loaded>>,
+}
+
+impl Instance {
+    /// The last result the guest returned (e.g. its import error before exiting).
+    pub fn last_result(&self) -> Option<&str> {
+        self.result.as_ref().map(|(r, _)| r.as_str())
+    }
+
+    /// The snapshot this instance was cloned from.
+    pub fn origin(&self) -> Option<&Arc<Loaded>> {
+        self.origin.as_ref()
+    }
+
+    /// Whether the guest has files open (a snapshot cannot carry host descriptors).
+    pub fn has_open_files(&self) -> bool {
+        self.files.any_open()
+    }
+
+    /// The ask hypercall the guest is parked in, if it is.
+    pub fn parked_call(&self) -> Option<Hypercall> {
+        match self.state {
+            State::Parked { call, .. } => Some(call),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn vcpu_mut(&mut self) -> &mut kvm_ioctls::VcpuFd {
+        &mut self.vm.vcpu
+    }
+
+    /// Phase timestamps so far.
+    pub fn marks(&self) -> &Marks {
+        &self.marks
+    }
+
+    /// Captured stdout and stderr (with [`crate::Console::Capture`]), emptied.
+    pub fn take_output(&mut self) -> (Vec<u8>, Vec<u8>) {
+        self.output.take_captured()
+    }
+
+    /// Guest RAM (read-only view, for tests, statistics and snapshots).
+    pub fn ram(&self) -> &GuestRam {
+        &self.vm.ram
+    }
+
+    /// The guest's exit status, once it exited.
+    pub fn exit_status(&self) -> Option<i32> {
+        match self.state {
+            State::Exited(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether the instance failed (timeout, crash, bad hypercall): only a reset revives it.
+    pub fn has_failed(&self) -> bool {
+        self.state == State::Failed
+    }
+
+    /// Refuses operations on an instance that exited or failed.
+    fn state_check(&self) -> Result<(), Error> {
+        match self.state {
+            State::Failed => Err(Error::State("failed")),
+            State::Exited(_) => Err(Error::State("exited")),
+            _ => Ok(()),
+        }
+    }
+
+    /// The parameter address of the pending `call`, if the guest is parked in it.
+    fn parked_in(&self, call: Hypercall) -> Option<u64> {
+        match self.state {
+            State::Parked { call: c, params } if c == call => Some(params),
+            _ => None,
+        }
+    }
+
+    /// The guest's instruction pointer (0 if KVM cannot tell), for error messages.
+    pub(crate) fn rip(&self) -> u64 {
+        self.vm.vcpu.get_regs().map(|r| r.rip).unwrap_or(0)
+    }
+}

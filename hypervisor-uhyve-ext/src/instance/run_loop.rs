@@ -1,0 +1,98 @@
+//! The vCPU loop: run until the guest parks, exits or fails, serving hypercalls on the way.
+
+use std::time::{Duration, Instant};
+
+use kvm_ioctls::VcpuExit;
+use seuss_abi::Hypercall;
+
+use super::{Instance, State};
+use crate::error::Error;
+use crate::outcome::Event;
+use crate::seuss_calls::SeussCall;
+use crate::uhyve_calls::{DecodeError, UhyveCall};
+use crate::vm::KvmError;
+use crate::watchdog::Watchdog;
+
+impl Instance {
+    /// Runs the vCPU until the guest parks, exits or fails (bounded by the timeout).
+    pub fn run(&mut self) -> Result<Event, Error> {
+        let deadline = self.deadline();
+        self.run_until(deadline)
+    }
+
+    /// Now plus the configured timeout (a timeout too large to represent means no deadline).
+    pub(super) fn deadline(&self) -> Instant {
+        let now = Instant::now();
+        now.checked_add(self.config.timeout).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+    }
+
+    /// Runs until `deadline`; any error leaves the instance [`State::Failed`].
+    pub(super) fn run_until(&mut self, deadline: Instant) -> Result<Event, Error> {
+        self.state_check()?;
+        if let State::Parked { .. } = self.state {
+            return Err(Error::State("parked in a hypercall that must be completed first"));
+        }
+        self.state = State::Ready;
+        let watchdog = Watchdog::arm(deadline);
+        let r = self.run_loop(deadline);
+        drop(watchdog);
+        if r.is_err() {
+            self.state = State::Failed;
+        }
+        r
+    }
+
+    fn run_loop(&mut self, deadline: Instant) -> Result<Event, Error> {
+        if self.marks.started.is_none() {
+            self.marks.started = Some(Instant::now());
+        }
+        loop {
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout(self.config.timeout));
+            }
+            let exit = match self.vm.vcpu.run() {
+                Ok(exit) => exit,
+                Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => continue,
+                Err(e) => return Err(KvmError { what: "run vCPU", source: e }.into()),
+            };
+            let port = match exit {
+                VcpuExit::IoOut(port, _) => port,
+                other => {
+                    let what = match other {
+                        VcpuExit::IoIn(port, _) => format!("read from unknown I/O port {port:#x}"),
+                        VcpuExit::MmioRead(addr, _) => format!("read from unbacked guest address {addr:#x}"),
+                        VcpuExit::MmioWrite(addr, _) => format!("write to unbacked guest address {addr:#x}"),
+                        VcpuExit::Hlt => "halted with interrupts off (it would never wake)".into(),
+                        VcpuExit::Shutdown => "triple fault (CPU shutdown)".into(),
+                        VcpuExit::InternalError => "KVM internal error (an instruction KVM cannot emulate)".into(),
+                        VcpuExit::FailEntry(reason, _) => format!("VM entry failed (reason {reason:#x})"),
+                        other => format!("unexpected VM exit {other:?}"),
+                    };
+                    return Err(Error::Crash { what, rip: self.rip() });
+                }
+            };
+            let regs = self.vm.vcpu.get_regs().map_err(|source| KvmError { what: "get regs", source })?;
+            tracing::trace!(port = format_args!("{port:#x}"), rip = format_args!("{:#x}", regs.rip), "hypercall exit");
+            if let Some(event) = self.hypercall(port, regs.rdi, regs.rip, deadline)? {
+                return Ok(event);
+            }
+        }
+    }
+
+    /// Decodes and serves one hypercall; `Some(event)` when `run()` must return.
+    fn hypercall(&mut self, port: u16, arg: u64, rip: u64, deadline: Instant) -> Result<Option<Event>, Error> {
+        if let Some(ours) = Hypercall::from_port(port) {
+            let call = SeussCall::decode(ours, arg, &self.vm.ram)
+                .map_err(|v| Error::Hypercall { call: v.call, detail: v.detail, rip })?;
+            return Ok(self.serve_seuss(ours, arg, call, deadline));
+        }
+        let call = UhyveCall::decode(port, arg, &self.vm.ram).map_err(|e| match e {
+            DecodeError::UnknownPort(_) => Error::Crash { what: e.to_string(), rip },
+            DecodeError::Unsupported(call) => {
+                Error::Hypercall { call, detail: "not supported by this hypervisor".into(), rip }
+            }
+            DecodeError::Memory { call, source } => Error::Hypercall { call, detail: source.to_string(), rip },
+        })?;
+        self.serve_uhyve(call, rip)
+    }
+}

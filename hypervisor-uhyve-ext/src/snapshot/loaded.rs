@@ -1,0 +1,287 @@
+//! [`Loaded`]: a snapshot chain opened, validated and ready for cloning.
+
+use std::collections::HashMap;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use seuss_abi::Hypercall;
+use snapfmt::{Header, Kind, Snapshot, SnapshotId};
+
+use crate::config::check_memory;
+use crate::cpu_state::{Loadable, StateError};
+use crate::error::ErrorKind;
+use crate::image::RAM_BASE;
+use crate::memory::Layer;
+
+/// Most links in a snapshot chain (a function snapshot over a runtime snapshot is 2).
+pub const MAX_CHAIN_DEPTH: usize = 8;
+
+/// A snapshot (or one of its parents) cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// `snapfmt` refused the file (I/O, checksums, format, consistency).
+    #[error("{path}: {source}")]
+    File {
+        /// Which file.
+        path: String,
+        /// What is wrong with it.
+        source: snapfmt::SnapError,
+    },
+    /// A header field is outside what this hypervisor accepts.
+    #[error("{path}: {detail}")]
+    Invalid {
+        /// Which file.
+        path: String,
+        /// Which field and why.
+        detail: String,
+    },
+    /// The parent chain is broken: a parent with another id or other memory, too long, a loop.
+    #[error("{path}: {detail}")]
+    Chain {
+        /// The child whose parent is wrong.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The snapshot was made by an incompatible guest ABI.
+    #[error("{path}: snapshot speaks guest ABI {found}, this hypervisor speaks {expected}")]
+    Abi {
+        /// Which file.
+        path: String,
+        /// In the file.
+        found: u32,
+        /// Ours.
+        expected: u32,
+    },
+    /// The stored vCPU state does not fit this KVM.
+    #[error("{path}: {source}")]
+    VcpuState {
+        /// Which file.
+        path: String,
+        /// Why.
+        source: StateError,
+    },
+}
+
+impl LoadError {
+    /// Always [`ErrorKind::Host`]: the snapshot files are the host's data.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Host
+    }
+}
+
+/// A validated snapshot chain ready for cloning.
+pub struct Loaded {
+    snap: Snapshot,
+    parent: Option<Arc<Loaded>>,
+    vcpu: Loadable,
+    /// The ask hypercall the guest is parked in, and its parameter struct.
+    parked: (Hypercall, u64),
+    /// Guest page → stored index, for this snapshot's own pages (comparisons walk the chain).
+    index: HashMap<u64, u64>,
+    /// Device and inode of the file, to recognise it again.
+    file_id: (u64, u64),
+}
+
+impl Loaded {
+    /// Opens and validates `path` and its parents (read from disk).
+    pub fn open(path: &Path) -> Result<Arc<Self>, LoadError> {
+        let snap = open_file(path)?;
+        Self::open_chain(snap, None, &mut Vec::new())
+    }
+
+    /// Opens `path`, whose parent is the already loaded `parent` (checked by id): the warm
+    /// path shares one loaded runtime snapshot among all its function snapshots.
+    pub fn open_with_parent(path: &Path, parent: &Arc<Loaded>) -> Result<Arc<Self>, LoadError> {
+        let snap = open_file(path)?;
+        Self::open_chain(snap, Some(parent.clone()), &mut Vec::new())
+    }
+
+    /// Validates `snap` and links it to its parent; `seen` holds the files and ids of the
+    /// children already on this chain (loop and depth guard).
+    fn open_chain(
+        snap: Snapshot,
+        known_parent: Option<Arc<Loaded>>,
+        seen: &mut Vec<((u64, u64), SnapshotId)>,
+    ) -> Result<Arc<Self>, LoadError> {
+        let path = snap.path().to_path_buf();
+        let shown = || path.display().to_string();
+        let meta = snap.file().metadata().map_err(|e| LoadError::File { path: shown(), source: e.into() })?;
+        let file_id = (meta.dev(), meta.ino());
+        if seen.iter().any(|(f, id)| *f == file_id || *id == snap.id()) {
+            return Err(LoadError::Chain { path: shown(), detail: "the parent chain loops back to this file".into() });
+        }
+        if seen.len() >= MAX_CHAIN_DEPTH {
+            return Err(LoadError::Chain {
+                path: shown(),
+                detail: format!("the parent chain is longer than {MAX_CHAIN_DEPTH} snapshots"),
+            });
+        }
+        let vcpu = Loadable::decode(&snap.header().vcpu).map_err(|source| LoadError::VcpuState { path: shown(), source })?;
+        let parked = check_header(snap.header(), &vcpu).map_err(|detail| LoadError::Invalid { path: shown(), detail })?;
+        if snap.header().abi_version != seuss_abi::ABI_VERSION {
+            return Err(LoadError::Abi { path: shown(), found: snap.header().abi_version, expected: seuss_abi::ABI_VERSION });
+        }
+        let parent = match &snap.header().parent {
+            None => None,
+            Some(p) => {
+                let parent = match known_parent {
+                    Some(parent) => parent,
+                    None => {
+                        let parent_path = resolve_parent(&path, &p.path);
+                        // The parent's id is checked before its own parent is opened, so a file
+                        // that names itself (or a copy of itself) as parent stops here.
+                        let parent_snap = open_file(&parent_path)?;
+                        snap.check_parent(Some(&parent_snap)).map_err(|source| LoadError::File { path: shown(), source })?;
+                        seen.push((file_id, snap.id()));
+                        Self::open_chain(parent_snap, None, seen)?
+                    }
+                };
+                snap.check_parent(Some(&parent.snap)).map_err(|source| LoadError::File { path: shown(), source })?;
+                let (a, b) = (parent.snap.header(), snap.header());
+                if a.guest_memory_bytes != b.guest_memory_bytes || a.guest_memory_base != b.guest_memory_base {
+                    return Err(LoadError::Chain { path: shown(), detail: "guest memory differs from the parent's".into() });
+                }
+                Some(parent)
+            }
+        };
+        let mut index = HashMap::new();
+        let mut stored = 0;
+        for run in &snap.header().runs {
+            for page in run.first_page..run.first_page + run.count {
+                index.insert(page, stored);
+                stored += 1;
+            }
+        }
+        Ok(Arc::new(Self { snap, parent, vcpu, parked, index, file_id }))
+    }
+
+    /// The leaf snapshot's header.
+    pub fn header(&self) -> &Header {
+        self.snap.header()
+    }
+
+    /// The leaf snapshot's id.
+    pub fn id(&self) -> SnapshotId {
+        self.snap.id()
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        self.snap.path()
+    }
+
+    /// The parent, if this is a diff snapshot.
+    pub fn parent(&self) -> Option<&Arc<Loaded>> {
+        self.parent.as_ref()
+    }
+
+    /// Bytes of page data this snapshot stores (not counting its parent).
+    pub fn stored_bytes(&self) -> u64 {
+        self.snap.data_len()
+    }
+
+    /// The ask hypercall the guest is parked in: FunctionSource for runtime snapshots,
+    /// NextInvocation for function snapshots.
+    pub fn parked_call(&self) -> Hypercall {
+        self.parked.0
+    }
+
+    /// Guest-physical address of the parked call's parameter struct.
+    pub(crate) fn parked_params(&self) -> u64 {
+        self.parked.1
+    }
+
+    /// Whether `path` is one of the files of this chain (same device and inode).
+    pub fn chain_contains(&self, path: &Path) -> bool {
+        let Ok(meta) = std::fs::metadata(path) else { return false };
+        let id = (meta.dev(), meta.ino());
+        let mut link = Some(self);
+        while let Some(l) = link {
+            if l.file_id == id {
+                return true;
+            }
+            link = l.parent.as_deref();
+        }
+        false
+    }
+
+    /// The decoded vCPU state.
+    pub(crate) fn vcpu(&self) -> &Loadable {
+        &self.vcpu
+    }
+
+    /// Memory layers, root first.
+    pub(crate) fn layers(&self) -> Vec<Layer<'_>> {
+        let mut v = match &self.parent {
+            Some(p) => p.layers(),
+            None => Vec::new(),
+        };
+        v.push(Layer { fd: self.snap.file().as_raw_fd(), data_offset: self.snap.data_offset(), runs: &self.snap.header().runs });
+        v
+    }
+
+    /// Content of guest page `page` in this snapshot chain (zeros if no layer stores it).
+    pub(crate) fn read_page(&self, page: u64, buf: &mut [u8]) -> Result<(), LoadError> {
+        match (self.index.get(&page), &self.parent) {
+            (Some(&idx), _) => self
+                .snap
+                .read_page(idx, buf)
+                .map_err(|source| LoadError::File { path: self.path().display().to_string(), source }),
+            (None, Some(parent)) => parent.read_page(page, buf),
+            (None, None) => {
+                buf.fill(0);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn open_file(path: &Path) -> Result<Snapshot, LoadError> {
+    Snapshot::open(path).map_err(|source| LoadError::File { path: path.display().to_string(), source })
+}
+
+/// The hypercall a snapshot of `kind` is parked in.
+pub(crate) fn parked_call_of(kind: Kind) -> Hypercall {
+    match kind {
+        Kind::Runtime => Hypercall::FunctionSource,
+        Kind::Function => Hypercall::NextInvocation,
+    }
+}
+
+/// The header's fields against the limits a cold boot enforces; returns the parked call and
+/// its parameter address. `Err` names the field.
+fn check_header(h: &Header, vcpu: &Loadable) -> Result<(Hypercall, u64), String> {
+    check_memory(h.guest_memory_bytes)?;
+    if h.guest_memory_base != RAM_BASE {
+        return Err(format!("guest memory starts at {:#x}, not at {RAM_BASE:#x}", h.guest_memory_base));
+    }
+    let (base, end) = (h.guest_memory_base, h.guest_memory_base + h.guest_memory_bytes);
+    let call = parked_call_of(h.kind);
+    let params = vcpu.rdi();
+    let params_end = params.checked_add(call.params_size() as u64);
+    if params < base || params_end.is_none_or(|e| e > end) {
+        return Err(format!("the parked {} call's parameters at {params:#x} are outside guest memory", call.name()));
+    }
+    let rip = vcpu.rip();
+    if !(base..end).contains(&rip) {
+        return Err(format!("the saved instruction pointer {rip:#x} is outside guest memory"));
+    }
+    let rsp = vcpu.rsp();
+    if !(base..=end).contains(&rsp) {
+        return Err(format!("the saved stack pointer {rsp:#x} is outside guest memory"));
+    }
+    Ok((call, params))
+}
+
+/// A parent path recorded relative to the child's directory, or absolute.
+pub(crate) fn resolve_parent(child: &Path, recorded: &str) -> PathBuf {
+    let p = Path::new(recorded);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        child.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
