@@ -5,9 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use boa_ast::scope::Scope;
-use boa_interner::Interner;
-use boa_parser::{Parser, Source};
 use seuss_abi::payload;
 
 use crate::guest;
@@ -18,32 +15,9 @@ pub fn runtime_image() -> Result<PathBuf> {
     guest::cargo_build_guest(&manifest, &[])
 }
 
-/// `fn.js:LINE:COL: message` for the first syntax error, checking the source as a script and,
-/// failing that, as an ES module (what the launcher accepts).
+/// `fn.js:LINE:COL: message` for the first syntax error (see `js_source::check`).
 pub fn check_syntax(path: &Path, source: &str) -> Result<()> {
-    let script_err = match Parser::new(Source::from_bytes(source)).parse_script(&Scope::new_global(), &mut Interner::default()) {
-        Ok(_) => return Ok(()),
-        Err(e) => e,
-    };
-    if Parser::new(Source::from_bytes(source)).parse_module(&Scope::new_global(), &mut Interner::default()).is_ok() {
-        return Ok(());
-    }
-    let (line, col) = position(&script_err).unwrap_or_else(|| {
-        let lines = source.lines().count().max(1);
-        (lines as u32, source.lines().last().map_or(1, |l| l.chars().count() as u32 + 1))
-    });
-    bail!("{}:{line}:{col}: {script_err}", path.display())
-}
-
-fn position(err: &boa_parser::Error) -> Option<(u32, u32)> {
-    use boa_parser::Error as E;
-    let p = match err {
-        E::Expected { span, .. } | E::Unexpected { span, .. } => span.start(),
-        E::General { position, .. } => *position,
-        E::Lex { err: boa_parser::lexer::Error::Syntax(_, position) } => *position,
-        _ => return None,
-    };
-    Some((p.line_number(), p.column_number()))
+    Ok(js_source::check(&path.display().to_string(), source)?)
 }
 
 /// Writes `source` into a copy of `runtime` at `output`.
