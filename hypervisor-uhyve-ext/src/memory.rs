@@ -10,9 +10,11 @@
 //! on first touch): pages the guest never touches cost nothing. A clone's RAM is the same
 //! anonymous mapping with the snapshot's stored pages mapped over it, `MAP_PRIVATE` from the
 //! snapshot files ([`GuestRam::from_layers`]): copy-on-write, so pages a clone only reads stay
-//! shared (page cache) among all clones, and [`GuestRam::discard_pages`] (`MADV_DONTNEED` of the
-//! pages [`GuestRam::private_pages`] reports) returns a
-//! clone to the snapshot's contents.
+//! shared (page cache) among all clones. A clone is returned to the snapshot's contents by
+//! [`GuestRam::restore_pages`]: the pages written since the last reset (KVM's dirty log for
+//! the guest's writes, [`GuestRam::take_host_written`] for the host's) get the snapshot's bytes
+//! back by copy. Nothing is unmapped: a reset changes no mapping, so KVM keeps its mappings of
+//! the clone's pages and no MMU-notifier invalidation reaches the other VMs of the process.
 
 use std::ptr::NonNull;
 
@@ -71,8 +73,11 @@ pub struct GuestRam {
     size: u64,
     base: u64,
     /// `/proc/self/pagemap` and a buffer for one read of all of RAM's entries, kept across
-    /// scans (a scan runs at every reset).
+    /// scans (statistics and captures).
     pagemap: std::sync::Mutex<PagemapScan>,
+    /// Pages the host wrote through [`GuestRam::slice_mut`] / [`GuestRam::write`] since the
+    /// last [`GuestRam::take_host_written`]: the KVM dirty log sees only the guest's writes.
+    host_written: Vec<u64>,
 }
 
 #[derive(Default)]
@@ -102,7 +107,13 @@ impl GuestRam {
         if ptr == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(Self { host: NonNull::new(ptr.cast()).expect("mmap never returns null on success"), size, base, pagemap: Default::default() })
+        Ok(Self {
+            host: NonNull::new(ptr.cast()).expect("mmap never returns null on success"),
+            size,
+            base,
+            pagemap: Default::default(),
+            host_written: Vec::new(),
+        })
     }
 
     /// Maps RAM for a clone: zero everywhere, then each layer's stored pages on top
@@ -139,35 +150,42 @@ impl GuestRam {
         Ok(ram)
     }
 
-    /// Drops the private copies of `pages` (sorted guest page numbers): they read as the
-    /// snapshot (or zero) again. One `madvise` per run of consecutive pages.
-    pub fn discard_pages(&mut self, pages: &[u64]) -> std::io::Result<()> {
-        let mut i = 0;
-        while i < pages.len() {
-            let mut j = i + 1;
-            while j < pages.len() && pages[j] == pages[j - 1] + 1 {
-                j += 1;
+    /// The pages the host wrote since the last call (sorted, each once), emptied.
+    pub fn take_host_written(&mut self) -> Vec<u64> {
+        let mut v = std::mem::take(&mut self.host_written);
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Puts the content `source` gives for each of `pages` back (a page `source` has no content
+    /// for becomes zero). The pages stay mapped: nothing is unmapped or dropped, so KVM's
+    /// mappings of them stay valid and no other VM of the process is disturbed. This is the
+    /// clone reset ([`crate::Instance::reset`]).
+    pub fn restore_pages<'s>(&mut self, pages: &[u64], source: impl Fn(u64) -> Option<&'s [u8]>) -> std::io::Result<()> {
+        for &page in pages {
+            let off = page.checked_mul(PAGE).filter(|o| o + PAGE <= self.size).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("page {page} outside guest RAM"))
+            })?;
+            // SAFETY: [off, off + PAGE) lies inside our own mapping (checked); &mut self gives
+            // exclusive host access; the vCPU is not running (reset runs between invocations).
+            let dst = unsafe { std::slice::from_raw_parts_mut(self.host.as_ptr().add(off as usize), PAGE as usize) };
+            match source(page) {
+                Some(src) if src.len() == PAGE as usize => dst.copy_from_slice(src),
+                Some(src) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("snapshot page {page} has {} bytes", src.len()),
+                    ))
+                }
+                None => dst.fill(0),
             }
-            let (first, count) = (pages[i], (j - i) as u64);
-            let end = first.checked_add(count).and_then(|e| e.checked_mul(PAGE));
-            if end.is_none_or(|e| e > self.size) {
-                return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "page outside guest RAM"));
-            }
-            // SAFETY: the range lies inside our own mapping (checked); MADV_DONTNEED on a
-            // private mapping only discards private copies.
-            let r = unsafe {
-                libc::madvise(self.host.as_ptr().add((first * PAGE) as usize).cast(), (count * PAGE) as usize, libc::MADV_DONTNEED)
-            };
-            if r != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            i = j;
         }
         Ok(())
     }
 
     /// Guest page numbers (relative to the RAM base) whose content is private to this mapping:
-    /// written since it was created (or since those pages were discarded), by the guest or the host.
+    /// written since it was created, by the guest or the host (the candidates of a capture).
     /// From `/proc/self/pagemap`: present, not file-backed, exclusively mapped.
     pub fn private_pages(&self) -> std::io::Result<Vec<u64>> {
         self.scan_pagemap(true)
@@ -245,9 +263,14 @@ impl GuestRam {
         Ok(unsafe { std::slice::from_raw_parts(self.host.as_ptr().add(off), len as usize) })
     }
 
-    /// The bytes at `[gpa, gpa + len)`, writable.
+    /// The bytes at `[gpa, gpa + len)`, writable. The pages are recorded as written by the host
+    /// (see [`GuestRam::take_host_written`]).
     pub fn slice_mut(&mut self, gpa: u64, len: u64) -> Result<&mut [u8], MemError> {
         let off = self.offset(gpa, len)?;
+        if len > 0 {
+            let (first, last) = (off as u64 / PAGE, (off as u64 + len - 1) / PAGE);
+            self.host_written.extend(first..=last);
+        }
         // SAFETY: as in slice(); &mut self gives exclusive access on the host side.
         Ok(unsafe { std::slice::from_raw_parts_mut(self.host.as_ptr().add(off), len as usize) })
     }
@@ -315,7 +338,7 @@ mod tests {
         assert!(ram.slice(0x1_0000_0000 + (1 << 20) - 4, 8).is_err(), "straddles the end");
         assert!(ram.slice(u64::MAX - 2, 8).is_err(), "gpa + len overflows");
         assert!(ram.slice(0x1_0000_0000, u64::MAX).is_err(), "huge length");
-        assert!(ram.discard_pages(&[u64::MAX / 2]).is_err(), "page number overflow is refused");
+        assert!(ram.restore_pages(&[u64::MAX / 2], |_| None).is_err(), "page number overflow is refused");
         ram.write(0x1_0000_0010, &42u64).unwrap();
         assert_eq!(ram.read::<u64>(0x1_0000_0010).unwrap(), 42);
     }
@@ -340,10 +363,12 @@ mod tests {
         ram.slice_mut(0x1000_0000 + 8 * 4096, 4).unwrap().fill(1);
         assert_eq!(ram.private_pages().unwrap(), vec![2, 8]);
         assert_eq!(std::fs::read(&path).unwrap()[0], 7, "the file never changes");
-        let written = ram.private_pages().unwrap();
-        ram.discard_pages(&written).unwrap();
+        assert_eq!(ram.take_host_written(), vec![2, 8], "host writes are recorded");
+        let original = [7u8; 4096];
+        ram.restore_pages(&[2, 8], |p| (p == 2).then_some(&original[..])).unwrap();
         assert_eq!(ram.slice(0x1000_0000 + 2 * 4096, 4).unwrap(), &[7; 4]);
         assert_eq!(ram.slice(0x1000_0000 + 8 * 4096, 4).unwrap(), &[0; 4]);
+        assert!(ram.take_host_written().is_empty(), "a restore is not a write to undo");
         std::fs::remove_file(&path).unwrap();
     }
 

@@ -22,9 +22,8 @@ fn kvm<T>(what: &'static str, r: Result<T, kvm_ioctls::Error>) -> Result<T, KvmE
 
 /// The VM, its vCPU and its RAM.
 pub struct Vm {
-    /// The VM file descriptor: never used after set-up, but it must stay open as long as the
-    /// vCPU runs.
-    _vm: VmFd,
+    /// The VM file descriptor (dirty log); it must stay open as long as the vCPU runs.
+    vm: VmFd,
     /// The only vCPU.
     pub(crate) vcpu: VcpuFd,
     /// Guest RAM: KVM's memory slot 0 points into it, so it must not be replaced while the VM
@@ -35,15 +34,16 @@ pub struct Vm {
 }
 
 impl Vm {
-    /// Creates a VM with `ram` as memory slot 0 and one vCPU.
-    pub fn new(kvm_sys: &Kvm, ram: GuestRam) -> Result<Self, KvmError> {
+    /// Creates a VM with `ram` as memory slot 0 and one vCPU. With `dirty_log`, KVM records
+    /// which pages the guest writes ([`Vm::take_dirty_pages`]): clones use it to reset.
+    pub fn new(kvm_sys: &Kvm, ram: GuestRam, dirty_log: bool) -> Result<Self, KvmError> {
         let vm = kvm("create VM", kvm_sys.create_vm())?;
         let region = kvm_userspace_memory_region {
             slot: 0,
             guest_phys_addr: ram.base(),
             memory_size: ram.size(),
             userspace_addr: ram.host_addr(),
-            flags: 0,
+            flags: if dirty_log { kvm_bindings::KVM_MEM_LOG_DIRTY_PAGES } else { 0 },
         };
         // SAFETY: the region is a live mapping owned by `ram`, which this Vm owns and drops
         // after the VM fd (fields drop in declaration order: vm, vcpu, ram).
@@ -58,7 +58,23 @@ impl Vm {
         }
         kvm("set CPUID", vcpu.set_cpuid2(&cpuid))?;
         let tsc_khz = vcpu.get_tsc_khz().ok().filter(|k| *k > 0);
-        Ok(Self { _vm: vm, vcpu, ram, tsc_khz })
+        Ok(Self { vm, vcpu, ram, tsc_khz })
+    }
+
+    /// The guest pages written since the last call (or since the VM was made), as page numbers
+    /// relative to RAM's base, in order. KVM write-protects them again, so the next call sees
+    /// only new writes. Only for VMs made with `dirty_log`.
+    pub fn take_dirty_pages(&self) -> Result<Vec<u64>, KvmError> {
+        let bitmap = kvm("get dirty log", self.vm.get_dirty_log(0, self.ram.size() as usize))?;
+        let mut pages = Vec::new();
+        for (i, mut word) in bitmap.into_iter().enumerate() {
+            while word != 0 {
+                let bit = word.trailing_zeros() as u64;
+                pages.push(i as u64 * 64 + bit);
+                word &= word - 1;
+            }
+        }
+        Ok(pages)
     }
 
     /// Puts the vCPU in uhyve's entry state: long mode, paging on the boot page tables,

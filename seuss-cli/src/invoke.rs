@@ -83,7 +83,7 @@ pub fn invoke(a: InvokeArgs) -> Result<ExitCode> {
         worst = worst.max(status);
         latencies.push(latency);
         let pages = if a.output == OutputFormat::Json || a.stats.is_some() {
-            let p = (inst.ram().present_pages()?.len() as u64, inst.ram().private_pages()?.len() as u64);
+            let p = (inst.ram().present_pages()?.len() as u64, inst.pages_written()? as u64);
             touched.push(p.0 as f64);
             written.push(p.1 as f64);
             Some(p)

@@ -154,6 +154,38 @@ fn no_state_leaks_between_invocations_and_the_file_never_changes() {
 }
 
 #[test]
+fn a_reset_clone_forgets_big_heaps_new_pages_timeouts_and_crashes() {
+    let dir = scratch();
+    // Invocation 1 grows a large global (pages the snapshot never had); later ones must see
+    // the snapshot's state again, whatever happened before the reset.
+    let snap = function_snapshot(
+        &dir,
+        "grow",
+        "let count = 0; let big = null;\n\
+         function main(p) { count++; if (p.grow) { big = new Array(300000).fill(count); }\n\
+           if (p.spin) { for (;;) {} }\n\
+           return { count, len: big ? big.length : 0, first: big ? big[0] : null }; }\n",
+    );
+    let kvm = kvm_ioctls::Kvm::new().unwrap();
+    let loaded = seuss_hv::Loaded::open(&snap).unwrap();
+    let cfg = seuss_hv::Config { timeout: Duration::from_secs(2), ..seuss_hv::Config::default() };
+    let mut inst = seuss_hv::Instance::from_snapshot(&kvm, &loaded, &cfg).unwrap();
+    let fresh = r#"{"count":1,"len":0,"first":null}"#;
+    assert_eq!(inst.invoke(r#"{"grow":true}"#).unwrap().result.unwrap(), r#"{"count":1,"len":300000,"first":1}"#);
+    assert!(inst.pages_written().unwrap() > 100, "growing a 300k array writes many pages");
+    inst.reset().unwrap();
+    assert_eq!(inst.invoke("{}").unwrap().result.unwrap(), fresh, "reset after growth");
+    inst.reset().unwrap();
+    assert!(matches!(inst.invoke(r#"{"spin":true}"#), Err(seuss_hv::Error::Timeout(_))));
+    inst.reset().unwrap();
+    assert_eq!(inst.invoke("{}").unwrap().result.unwrap(), fresh, "reset after a timeout");
+    for _ in 0..3 {
+        inst.reset().unwrap();
+        assert_eq!(inst.invoke(r#"{"grow":true}"#).unwrap().result.unwrap(), r#"{"count":1,"len":300000,"first":1}"#);
+    }
+}
+
+#[test]
 fn wall_clock_is_current_after_restoring_an_old_snapshot() {
     let dir = scratch();
     let snap = function_snapshot(&dir, "now", "function main() { return { now: Date.now() }; }\n");

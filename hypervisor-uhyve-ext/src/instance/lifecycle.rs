@@ -17,13 +17,33 @@ use crate::snapshot::Loaded;
 use crate::vm::Vm;
 
 impl Instance {
+    /// The pages written since the last reset, by the guest and by the host (sorted). They are
+    /// kept for the next [`reset`](Self::reset), so asking does not lose them. Clones only.
+    pub fn pages_written(&mut self) -> Result<usize, Error> {
+        let pages = self.written_pages()?;
+        self.pending_restore.extend(pages);
+        self.pending_restore.sort_unstable();
+        self.pending_restore.dedup();
+        Ok(self.pending_restore.len())
+    }
+
+    /// Takes the dirty log and the host's writes (clones only: others have no dirty log).
+    fn written_pages(&mut self) -> Result<Vec<u64>, Error> {
+        if self.origin.is_none() {
+            return Err(Error::State("not a clone of a snapshot: its writes are not tracked"));
+        }
+        let mut pages = self.vm.take_dirty_pages()?;
+        pages.extend(self.vm.ram.take_host_written());
+        Ok(pages)
+    }
+
     /// Creates the VM, loads `image` and puts the vCPU at its entry point (nothing runs yet).
     pub fn boot(kvm: &Kvm, image: &Image, config: &Config) -> Result<Self, Error> {
         let _span = tracing::debug_span!("boot", image = image.name(), memory = config.memory).entered();
         let marks = Marks::created_now(false);
         check_memory(config.memory).map_err(Error::Config)?;
         let ram = GuestRam::anonymous(image::RAM_BASE, config.memory).map_err(|e| Error::Memory(config.memory, e))?;
-        let mut vm = Vm::new(kvm, ram)?;
+        let mut vm = Vm::new(kvm, ram, false)?;
         let params = BootParams { args: &config.args, env: &config.env, tsc_khz: vm.tsc_khz, seuss_channel: true };
         let entry = image::load(image, &mut vm.ram, &params)?;
         vm.set_entry_state(&entry)?;
@@ -36,6 +56,7 @@ impl Instance {
             result: None,
             marks,
             origin: None,
+            pending_restore: Vec::new(),
         })
     }
 
@@ -44,7 +65,7 @@ impl Instance {
     #[cfg(test)]
     pub(crate) fn boot_raw(kvm: &Kvm, code: &[u8], config: &Config) -> Result<Self, Error> {
         let ram = GuestRam::anonymous(image::RAM_BASE, config.memory).map_err(|e| Error::Memory(config.memory, e))?;
-        let mut vm = Vm::new(kvm, ram)?;
+        let mut vm = Vm::new(kvm, ram, false)?;
         let entry = image::load_raw(code, &mut vm.ram);
         vm.set_entry_state(&entry)?;
         Ok(Self {
@@ -56,6 +77,7 @@ impl Instance {
             result: None,
             marks: Marks::created_now(false),
             origin: None,
+            pending_restore: Vec::new(),
         })
     }
 
@@ -69,7 +91,7 @@ impl Instance {
         let h = snap.header();
         let ram = GuestRam::from_layers(h.guest_memory_base, h.guest_memory_bytes, &snap.layers())
             .map_err(|e| Error::Memory(h.guest_memory_bytes, e))?;
-        let vm = Vm::new(kvm, ram)?;
+        let vm = Vm::new(kvm, ram, true)?;
         snap.vcpu().restore(&vm.vcpu)?;
         Ok(Self {
             vm,
@@ -80,23 +102,29 @@ impl Instance {
             result: None,
             marks,
             origin: Some(snap.clone()),
+            pending_restore: Vec::new(),
         })
     }
 
     /// Returns this clone to the state of the snapshot it was cloned from, as if freshly
-    /// cloned, without creating a new VM: written pages are dropped (`MADV_DONTNEED`), pages
-    /// it merely read stay mapped, the vCPU state is reloaded, files are closed and output is
-    /// cleared. Works after success, errors and timeouts alike. The *hot* start is `reset()`
-    /// then [`invoke`](Self::invoke); `invoke` alone on a used instance is *reuse*.
+    /// cloned, without creating a new VM: every page written since the last reset (by the
+    /// guest, from KVM's dirty log; by the host, recorded by [`GuestRam`]) gets the snapshot's
+    /// content back by copy, the vCPU state is reloaded, files are closed and output is
+    /// cleared. No mapping changes, so pages stay mapped for the guest (no faults on the next
+    /// invocation) and other VMs of the process are not disturbed. Works after success, errors
+    /// and timeouts alike. The *hot* start is `reset()` then [`invoke`](Self::invoke); `invoke`
+    /// alone on a used instance is *reuse*.
     pub fn reset(&mut self) -> Result<(), Error> {
         let _span = tracing::trace_span!("reset").entered();
         let snap = self.origin.clone().ok_or(Error::State("not a clone of a snapshot, so it cannot be reset"))?;
         crate::cpu_state::settle(&mut self.vm.vcpu)?;
-        // Only pages written since the clone was made are dropped: pages it merely read stay
-        // mapped (they still hold the snapshot's content), so the next invocation does not
-        // fault them in again.
-        let written = self.vm.ram.private_pages().map_err(|e| Error::Memory(self.vm.ram.size(), e))?;
-        self.vm.ram.discard_pages(&written).map_err(|e| Error::Memory(self.vm.ram.size(), e))?;
+        let mut written = self.written_pages()?;
+        written.extend(std::mem::take(&mut self.pending_restore));
+        written.sort_unstable();
+        written.dedup();
+        self.vm.ram.restore_pages(&written, |page| snap.page_data(page)).map_err(|e| Error::Memory(self.vm.ram.size(), e))?;
+        // The restore itself is not a write to undo next time.
+        self.vm.ram.take_host_written();
         snap.vcpu().restore(&self.vm.vcpu)?;
         self.state = State::Parked { call: snap.parked_call(), params: snap.parked_params() };
         self.files.close_all();

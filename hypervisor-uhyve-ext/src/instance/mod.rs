@@ -84,6 +84,9 @@ pub struct Instance {
     marks: Marks,
     /// The snapshot this instance is a clone of.
     origin: Option<Arc<Loaded>>,
+    /// Written pages already taken from the dirty log (by [`Instance::pages_written`]) that the
+    /// next reset must restore.
+    pending_restore: Vec<u64>,
 }
 
 impl Instance {

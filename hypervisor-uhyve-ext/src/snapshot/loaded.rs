@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use seuss_abi::Hypercall;
-use snapfmt::{Header, Kind, Snapshot, SnapshotId};
+use snapfmt::{Header, Kind, Snapshot, SnapshotId, PAGE_SIZE};
 
 use crate::config::check_memory;
 use crate::cpu_state::{Loadable, StateError};
@@ -83,7 +83,65 @@ pub struct Loaded {
     index: HashMap<u64, u64>,
     /// Device and inode of the file, to recognise it again.
     file_id: (u64, u64),
+    /// The stored pages, mapped read-only (the source of clone resets).
+    data: DataMap,
 }
+
+/// A read-only shared mapping of a snapshot file's page data (`None` when it stores none).
+struct DataMap(Option<(std::ptr::NonNull<u8>, usize)>);
+
+impl DataMap {
+    fn new(snap: &Snapshot) -> std::io::Result<Self> {
+        let len = snap.data_len() as usize;
+        if len == 0 {
+            return Ok(Self(None));
+        }
+        // SAFETY: a fresh read-only mapping of `len` bytes of a validated snapshot file at its
+        // page-aligned data offset (snapfmt checked the file holds them). Snapshot files are
+        // never modified in place (snapfmt writes a new file and renames it), so the bytes
+        // cannot change under the mapping.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                snap.file().as_raw_fd(),
+                snap.data_offset() as libc::off_t,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Self(Some((std::ptr::NonNull::new(p.cast()).expect("mmap never returns null on success"), len))))
+    }
+
+    /// Stored page `index` (file order).
+    fn page(&self, index: u64) -> Option<&[u8]> {
+        let (p, len) = self.0?;
+        let off = (index as usize).checked_mul(PAGE_SIZE as usize)?;
+        if off + PAGE_SIZE as usize > len {
+            return None;
+        }
+        // SAFETY: [off, off + PAGE_SIZE) lies inside the live read-only mapping (checked).
+        Some(unsafe { std::slice::from_raw_parts(p.as_ptr().add(off), PAGE_SIZE as usize) })
+    }
+}
+
+impl Drop for DataMap {
+    fn drop(&mut self) {
+        if let Some((p, len)) = self.0 {
+            // SAFETY: unmapping the region this value mapped and owns.
+            unsafe { libc::munmap(p.as_ptr().cast(), len) };
+        }
+    }
+}
+
+// SAFETY: the mapping is read-only and owned; sharing references to it across threads is as
+// safe as sharing a `&[u8]`.
+unsafe impl Send for DataMap {}
+// SAFETY: as above: only shared reads.
+unsafe impl Sync for DataMap {}
 
 impl Loaded {
     /// Opens and validates `path` and its parents (read from disk).
@@ -155,7 +213,8 @@ impl Loaded {
                 stored += 1;
             }
         }
-        Ok(Arc::new(Self { snap, parent, vcpu, parked, index, file_id }))
+        let data = DataMap::new(&snap).map_err(|e| LoadError::File { path: shown(), source: e.into() })?;
+        Ok(Arc::new(Self { snap, parent, vcpu, parked, index, file_id, data }))
     }
 
     /// The leaf snapshot's header.
@@ -221,6 +280,16 @@ impl Loaded {
         };
         v.push(Layer { fd: self.snap.file().as_raw_fd(), data_offset: self.snap.data_offset(), runs: &self.snap.header().runs });
         v
+    }
+
+    /// The snapshot's content of guest page `page`: the newest layer of the chain that stores
+    /// it, or `None` when no layer does (the page is zero).
+    pub(crate) fn page_data(&self, page: u64) -> Option<&[u8]> {
+        match (self.index.get(&page), &self.parent) {
+            (Some(&idx), _) => self.data.page(idx),
+            (None, Some(parent)) => parent.page_data(page),
+            (None, None) => None,
+        }
     }
 
     /// Content of guest page `page` in this snapshot chain (zeros if no layer stores it).
