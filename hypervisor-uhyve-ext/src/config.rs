@@ -5,6 +5,7 @@ use std::time::Duration;
 use seuss_abi::MAX_PAYLOAD;
 
 use crate::files::FileMapping;
+use crate::net::NetMode;
 
 /// Default guest memory: enough for the JS runtime with room for the heap. RAM is allocated
 /// lazily, so untouched memory costs nothing.
@@ -37,6 +38,9 @@ pub struct Config {
     pub env: Vec<(String, String)>,
     /// Where the guest's stdout/stderr (FileWrite to fd 1/2) and `console.*` lines go.
     pub console: Console,
+    /// The guest's network: user-mode with an egress policy (default: nothing allowed), a tap,
+    /// or none.
+    pub network: NetMode,
 }
 
 impl Default for Config {
@@ -48,6 +52,7 @@ impl Default for Config {
             args: Vec::new(),
             env: Vec::new(),
             console: Console::Capture,
+            network: NetMode::default(),
         }
     }
 }

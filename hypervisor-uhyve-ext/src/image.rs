@@ -195,6 +195,8 @@ pub struct BootParams<'a> {
     pub tsc_khz: Option<u32>,
     /// Announce our invocation channel (`/chosen/seuss,abi`).
     pub seuss_channel: bool,
+    /// Announce our user-mode network (`/chosen/seuss,net`).
+    pub seuss_net: bool,
 }
 
 /// Where the vCPU starts.
@@ -334,6 +336,9 @@ fn device_tree(ram: &GuestRam, p: &BootParams<'_>) -> Result<Vec<u8>, ImageError
         w.property_string("bootargs", &bootargs.join(" "))?;
         if p.seuss_channel {
             w.property_u32(seuss_abi::FDT_PROPERTY, seuss_abi::ABI_VERSION)?;
+        }
+        if p.seuss_net {
+            w.property_null(seuss_abi::net::FDT_PROPERTY)?;
         }
         w.end_node(chosen)?;
         w.end_node(root)?;

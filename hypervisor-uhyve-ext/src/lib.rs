@@ -74,6 +74,7 @@
 //! | [`image`] | parsing/loading images, boot structures (uhyve's layout) |
 //! | [`vm`] | KVM VM + vCPU in uhyve's entry state |
 //! | [`files`] | the guest's files, bounded by the file mapping |
+//! | [`net`] | the virtio-net device model, user-mode NAT with the egress policy, tap |
 //! | [`uhyve_calls`], [`seuss_calls`] | hypercalls decoded once into typed values |
 //! | `output` | console output: routing and bounds |
 //! | `instance` | an instance's life: run loop, hypercalls, invocations, clones, resets |
@@ -97,6 +98,7 @@ mod freshness;
 pub mod image;
 mod instance;
 pub mod memory;
+pub mod net;
 mod outcome;
 mod output;
 pub mod seuss_calls;
@@ -117,6 +119,7 @@ pub use files::FileMapping;
 pub use image::{Image, ImageError, ImageKind};
 pub use instance::Instance;
 pub use kvm_ioctls::Kvm;
+pub use net::{EgressPolicy, NetMode, PolicyError};
 pub use outcome::{Event, LogLine, Marks, Outcome};
 pub use output::TRUNCATED_NOTE;
 pub use seuss_abi::{Hypercall, Phase, MAX_PAYLOAD, MAX_SOURCE};

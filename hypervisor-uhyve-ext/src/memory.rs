@@ -47,9 +47,11 @@ unsafe impl Plain for seuss_abi::ResultParams {}
 unsafe impl Plain for seuss_abi::LogParams {}
 unsafe impl Plain for seuss_abi::WaitParams {}
 unsafe impl Plain for seuss_abi::MarkParams {}
+unsafe impl Plain for seuss_abi::EgressParams {}
 unsafe impl Plain for u64 {}
 unsafe impl Plain for i64 {}
 unsafe impl Plain for u32 {}
+unsafe impl Plain for u16 {}
 unsafe impl Plain for i32 {}
 // SAFETY: arrays of integers have no padding.
 unsafe impl<const N: usize> Plain for [u64; N] {}

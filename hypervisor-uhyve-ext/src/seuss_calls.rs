@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use seuss_abi::{
-    BufferParams, Hypercall, InvocationParams, LogParams, MarkParams, Phase, ResultParams, WaitParams, MAX_PAYLOAD,
+    BufferParams, EgressParams, Hypercall, InvocationParams, LogParams, MarkParams, Phase, ResultParams, WaitParams, MAX_PAYLOAD,
     MAX_SOURCE,
 };
 
@@ -53,6 +53,17 @@ pub enum SeussCall {
     Wait(Duration),
     /// The guest reached a phase.
     Mark(Phase),
+    /// May the guest reach `addr:port` over `proto`? The answer goes to `params`.
+    Egress {
+        /// The parameter struct.
+        params: u64,
+        /// IPv4 address.
+        addr: std::net::Ipv4Addr,
+        /// Port.
+        port: u16,
+        /// 6 TCP, 17 UDP.
+        proto: u8,
+    },
 }
 
 /// A hypercall of ours broke the ABI's rules.
@@ -108,6 +119,10 @@ impl SeussCall {
             Hypercall::Wait => {
                 let p: WaitParams = ram.read(arg).map_err(mem)?;
                 SeussCall::Wait(Duration::from_nanos(p.duration_ns))
+            }
+            Hypercall::Egress => {
+                let p: EgressParams = ram.read(arg).map_err(mem)?;
+                SeussCall::Egress { params: arg, addr: p.addr.into(), port: p.port, proto: p.proto }
             }
             Hypercall::Mark => {
                 let p: MarkParams = ram.read(arg).map_err(mem)?;

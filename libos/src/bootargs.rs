@@ -24,6 +24,8 @@ pub struct BootArgs {
     pub tsc_khz: Option<u64>,
     /// `/chosen/seuss,abi`: set by our hypervisor (its ABI version); absent under stock uhyve.
     pub seuss_abi: Option<u32>,
+    /// `/chosen/seuss,net`: our hypervisor's user-mode network is behind the NIC.
+    pub seuss_net: bool,
 }
 
 static BOOT_ARGS: SpinLock<Option<BootArgs>> = SpinLock::new(None);
@@ -42,6 +44,7 @@ pub unsafe fn init(fdt_addr: Option<u64>) {
         raw_app_args: String::new(),
         tsc_khz: None,
         seuss_abi: None,
+        seuss_net: false,
     };
     // SAFETY: forwarded from the caller.
     if let Some(fdt) = fdt_addr.and_then(|a| unsafe { fdt::Fdt::from_ptr(a as *const u8) }.ok()) {
@@ -52,6 +55,7 @@ pub unsafe fn init(fdt_addr: Option<u64>) {
             if let Some(v) = chosen.property(seuss_abi::FDT_PROPERTY).and_then(|p| p.as_usize()) {
                 parsed.seuss_abi = Some(v as u32);
             }
+            parsed.seuss_net = chosen.property(seuss_abi::net::FDT_PROPERTY).is_some();
         }
         if let Some(khz) = fdt.find_node("/hermit,tsc").and_then(|n| n.property("khz")) {
             parsed.tsc_khz = khz.as_usize().map(|k| k as u64);
@@ -152,6 +156,7 @@ pub fn with<R>(f: impl FnOnce(&BootArgs) -> R) -> R {
             raw_app_args: String::new(),
             tsc_khz: None,
             seuss_abi: None,
+            seuss_net: false,
         }),
     }
 }

@@ -3,8 +3,10 @@
 //! Code at CPL0 is emulated on kvm-pvm, and the emulator ends the VM on some SSE instructions
 //! that `core::fmt` emits. So the CPL0 side is a few lines of assembly that
 //!
-//! * complete a hypercall: a `#GP` raised by `out dx, al` at CPL3 (where the host does not
-//!   honour RFLAGS.IOPL = 3) is performed here at CPL0 and the program resumes after it, or
+//! * complete a port access: a `#GP` raised at CPL3 (where the host does not honour
+//!   RFLAGS.IOPL = 3) by `out dx, al` (a hypercall), `out dx, eax` or `in eax, dx` (PCI
+//!   configuration, `pci.rs`) is performed here at CPL0 with the program's own registers, and
+//!   the program resumes after the one-byte instruction, or
 //! * record the fault in [`FAULT`] and `iretq` to [`fault_report`] at CPL3 on a fresh stack,
 //!   which prints one line and exits with [`FAULT_EXIT_CODE`].
 //!
@@ -76,10 +78,27 @@ libos_fault_common:
     jz 3f
     push rax
     mov rax, [rsp + 24]
-    cmp byte ptr [rax], 0xee
+    movzx eax, byte ptr [rax]
+    cmp eax, 0xee
+    je 10f
+    cmp eax, 0xef
+    je 11f
+    cmp eax, 0xed
+    je 12f
     pop rax
-    jne 3f
+    jmp 3f
+10:
+    pop rax
     out dx, al
+    jmp 13f
+11:
+    pop rax
+    out dx, eax
+    jmp 13f
+12:
+    pop rax
+    in eax, dx
+13:
     add qword ptr [rsp + 16], 1
     add rsp, 16
     iretq

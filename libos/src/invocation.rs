@@ -10,7 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use seuss_abi::{
-    BufferParams, Hypercall, InvocationParams, LogParams, MarkParams, Phase, ResultParams, WaitParams,
+    BufferParams, EgressParams, Hypercall, InvocationParams, LogParams, MarkParams, Phase, ResultParams, WaitParams,
     MAX_PAYLOAD, MAX_SOURCE, STATUS_NONE, STATUS_OK,
 };
 
@@ -136,6 +136,17 @@ pub fn sleep_ns(ns: u64) {
             core::hint::spin_loop();
         }
     }
+}
+
+/// Asks the host's egress policy whether the guest may reach `addr:port` over `proto` (6 TCP,
+/// 17 UDP). Only meaningful under our hypervisor; `true` elsewhere.
+pub fn egress_allowed(addr: [u8; 4], port: u16, proto: u8) -> bool {
+    if !on_seuss() {
+        return true;
+    }
+    let mut p = EgressParams { addr, port, proto, _pad: 0, allowed: 0, _pad2: 0 };
+    seuss(Hypercall::Egress, &mut p);
+    p.allowed == 1
 }
 
 /// Records that the guest reached `phase` (our hypervisor timestamps it; no-op elsewhere).

@@ -86,6 +86,8 @@ pub struct PageTables {
     pub pds: [[u64; 512]; MAX_PDS],
     /// 4 KiB page tables of the stack window, filled at CPL3 by `start.rs`.
     pub stack_pts: [[u64; 512]; STACK_PTS],
+    /// A page directory for a device window below guest RAM ([`map_device_window`]).
+    pub device_pd: [u64; 512],
 }
 
 /// The page tables (see [`PageTables`]).
@@ -94,7 +96,41 @@ pub static mut PAGE_TABLES: PageTables = PageTables {
     pdpts: [[0; 512]; MAX_PDPTS],
     pds: [[0; 512]; MAX_PDS],
     stack_pts: [[0; 512]; STACK_PTS],
+    device_pd: [0; 512],
 };
+
+/// Maps the 2 MiB page holding the device registers at guest-physical `phys` (below 4 GiB,
+/// outside RAM) at the same virtual address, user-accessible and uncached, so CPL3 code can
+/// reach the device with plain loads and stores (each one an MMIO exit). The entries were not
+/// present before, so no TLB flush is needed. `Err` when the address cannot be mapped.
+pub fn map_device_window(phys: u64) -> Result<(), &'static str> {
+    const P_W_U: u64 = 0b111;
+    const PWT_PCD: u64 = 0b11 << 3;
+    const HUGE: u64 = 1 << 7;
+    if phys >= 1 << 32 {
+        return Err("device window above 4 GiB");
+    }
+    let tables = core::ptr::addr_of_mut!(PAGE_TABLES);
+    // SAFETY: the page tables are statics of libos, mapped writable for CPL3 (start.rs writes
+    // the stack's entries the same way); one vCPU, no concurrent walkers besides the MMU.
+    unsafe {
+        let pml4e = core::ptr::addr_of!((*tables).pml4[0]).read_volatile();
+        if pml4e & 1 == 0 {
+            return Err("no page-directory-pointer table for the first 512 GiB");
+        }
+        let pdpt = (pml4e & 0x000f_ffff_ffff_f000) as *mut u64;
+        let pdpte = pdpt.add(((phys >> 30) & 511) as usize);
+        let pd = core::ptr::addr_of_mut!((*tables).device_pd) as u64;
+        match pdpte.read_volatile() {
+            0 => pdpte.write_volatile(pd | P_W_U),
+            e if e & 0x000f_ffff_ffff_f000 == pd => {}
+            _ => return Err("the device window's gigabyte is already mapped"),
+        }
+        let pde = core::ptr::addr_of_mut!((*tables).device_pd[((phys >> 21) & 511) as usize]);
+        pde.write_volatile((phys & !(LARGE_PAGE_SIZE - 1)) | P_W_U | PWT_PCD | HUGE);
+    }
+    Ok(())
+}
 
 static IMAGE_BASE: AtomicU64 = AtomicU64::new(0);
 static STACK_WINDOW_BASE: AtomicU64 = AtomicU64::new(0);

@@ -32,6 +32,7 @@
 //! | `hypercall` | port-I/O hypercalls (uhyve interface v2 plus ours from `seuss-abi`) |
 //! | `heap`, `tls`, `time`, `entropy`, `bootargs`, `fs`, `console` | one OS service each |
 //! | `sys` | the `sys_*` functions std's Hermit port links against |
+//! | `pci`, `virtio_net`, [`net`] | the network: PCI probe, the virtio-net driver, smoltcp and the socket calls |
 //! | [`invocation`] | the calls a function launcher makes to the hypervisor |
 
 #![no_std]
@@ -49,11 +50,14 @@ mod heap;
 mod hypercall;
 pub mod invocation;
 mod layout;
+pub mod net;
+mod pci;
 mod start;
 mod sync;
 mod sys;
 mod time;
 mod tls;
+mod virtio_net;
 
 pub use console::{write_stderr, write_stdout};
 pub use entropy::fill as fill_random;

@@ -2,9 +2,10 @@
 //!
 //! Conventions of that ABI: errors are returned as `-errno`; `sys_read_entropy` and the I/O
 //! calls return byte counts; `sys_spawn2` returns 0 when no thread was created. Each function
-//! here is a thin adapter onto the module that owns the concern. Calls for facilities libos
-//! does not have (threads, sockets, directories) return `-ENOSYS` (or the ABI's own failure
-//! value), so std reports a clean `io::Error` instead of misbehaving.
+//! here is a thin adapter onto the module that owns the concern (sockets: `net/`; descriptors
+//! from `net::socket::FD_BASE` up are sockets, below it files). Calls for facilities libos
+//! does not have (threads, directories) return `-ENOSYS` (or the ABI's own failure value), so
+//! std reports a clean `io::Error` instead of misbehaving.
 #![allow(missing_docs)]
 
 use core::ffi::{c_char, c_void};
@@ -124,6 +125,7 @@ pub unsafe extern "C" fn sys_write(fd: i32, buf: *const u8, len: usize) -> isize
     let bytes = unsafe { core::slice::from_raw_parts(buf, len) };
     match fd {
         1 | 2 => console::write_fd(fd, bytes) as isize,
+        fd if fd >= FD_BASE => isize_of(on_stack(|s| s.send(fd, bytes, None))),
         _ => fs::write(fd, bytes),
     }
 }
@@ -166,7 +168,11 @@ pub unsafe extern "C" fn sys_read(fd: i32, buf: *mut u8, len: usize) -> isize {
         return -EFAULT as isize;
     }
     // SAFETY: the caller guarantees buf..buf+len is writable.
-    fs::read(fd, unsafe { core::slice::from_raw_parts_mut(buf, len) })
+    let buf = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    if fd >= FD_BASE {
+        return isize_of(on_stack(|s| s.recv(fd, buf, 0).map(|(n, _)| n)));
+    }
+    fs::read(fd, buf)
 }
 
 /// # Safety
@@ -184,6 +190,9 @@ pub extern "C" fn sys_open(name: *const c_char, flags: i32, mode: i32) -> i32 {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn sys_close(fd: i32) -> i32 {
+    if fd >= FD_BASE {
+        return on_stack(|s| Ok(s.close(fd))).unwrap_or_else(|e| e);
+    }
     fs::close(fd)
 }
 
@@ -262,9 +271,21 @@ pub extern "C" fn sys_fcntl(_fd: i32, _cmd: i32, _arg: i32) -> i32 {
     -ENOSYS
 }
 
+/// `FIONBIO` on sockets; nothing else.
+///
+/// # Safety
+/// For `FIONBIO`, `argp` must point at an `i32`.
 #[unsafe(no_mangle)]
-pub extern "C" fn sys_ioctl(_fd: i32, _cmd: i32, _argp: *mut c_void) -> i32 {
-    -ENOSYS
+pub unsafe extern "C" fn sys_ioctl(fd: i32, cmd: i32, argp: *mut c_void) -> i32 {
+    if cmd != netabi::FIONBIO || fd < FD_BASE {
+        return -ENOSYS;
+    }
+    if argp.is_null() {
+        return -EFAULT;
+    }
+    // SAFETY: forwarded contract.
+    let on = unsafe { (argp as *const i32).read_unaligned() } != 0;
+    on_stack(|s| Ok(s.set_nonblocking(fd, on))).unwrap_or_else(|e| e)
 }
 
 // ---- time, entropy, sleeping ---------------------------------------------------------------
@@ -386,35 +407,254 @@ pub extern "C" fn sys_futex_wake(address: *mut u32, count: i32) -> i32 {
     if address.is_null() || count < 0 { -EINVAL } else { 0 }
 }
 
-// ---- networking: not provided ---------------------------------------------------------------
+// ---- networking (net/) --------------------------------------------------------------------
 
-macro_rules! no_network {
-    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {$(
-        #[unsafe(no_mangle)]
-        pub extern "C" fn $name($(_: $ty),*) -> $ret { -(ENOSYS as $ret) }
-    )*};
+use crate::net::{self, abi as netabi, socket::FD_BASE};
+
+/// Runs a socket operation on the stack (bringing it up on first use).
+fn on_stack<R>(f: impl FnOnce(&mut net::Stack) -> Result<R, i32>) -> Result<R, i32> {
+    net::with(f).and_then(|r| r)
 }
 
-no_network! {
-    sys_socket(a: i32, b: i32, c: i32) -> i32;
-    sys_bind(a: i32, b: *const c_void, c: u32) -> i32;
-    sys_listen(a: i32, b: i32) -> i32;
-    sys_accept(a: i32, b: *mut c_void, c: *mut u32) -> i32;
-    sys_connect(a: i32, b: *const c_void, c: u32) -> i32;
-    sys_recv(a: i32, b: *mut u8, c: usize, d: i32) -> isize;
-    sys_recvfrom(a: i32, b: *mut u8, c: usize, d: i32, e: *mut c_void, f: *mut u32) -> isize;
-    sys_send(a: i32, b: *const c_void, c: usize, d: i32) -> isize;
-    sys_sendto(a: i32, b: *const c_void, c: usize, d: i32, e: *const c_void, f: u32) -> isize;
-    sys_shutdown(a: i32, b: i32) -> i32;
-    sys_shutdown_socket(a: i32, b: i32) -> i32;
-    sys_getpeername(a: i32, b: *mut c_void, c: *mut u32) -> i32;
-    sys_getsockname(a: i32, b: *mut c_void, c: *mut u32) -> i32;
-    sys_getsockopt(a: i32, b: i32, c: i32, d: *mut c_void, e: *mut u32) -> i32;
-    sys_setsockopt(a: i32, b: i32, c: i32, d: *const c_void, e: u32) -> i32;
-    sys_getaddrinfo(a: *const c_char, b: *const c_char, c: *const c_void, d: *mut *mut c_void) -> i32;
-    sys_poll(a: *mut c_void, b: usize, c: i32) -> i32;
-    sys_eventfd(a: u64, b: i16) -> i32;
+fn isize_of(r: Result<usize, i32>) -> isize {
+    match r {
+        Ok(n) => n as isize,
+        Err(e) => e as isize,
+    }
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn sys_freeaddrinfo(_ai: *mut c_void) {}
+pub extern "C" fn sys_socket(domain: i32, ty: i32, protocol: i32) -> i32 {
+    on_stack(|s| Ok(s.socket(domain, ty, protocol))).unwrap_or_else(|e| e)
+}
+
+/// # Safety
+/// `addr` must be valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sys_bind(fd: i32, addr: *const c_void, len: u32) -> i32 {
+    // SAFETY: forwarded contract.
+    let ep = match unsafe { net::socket::read_sockaddr(addr.cast(), len) } {
+        Ok(ep) => ep,
+        Err(e) => return e,
+    };
+    on_stack(|s| Ok(s.bind(fd, ep))).unwrap_or_else(|e| e)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn sys_listen(fd: i32, backlog: i32) -> i32 {
+    on_stack(|s| Ok(s.listen(fd, backlog))).unwrap_or_else(|e| e)
+}
+
+/// # Safety
+/// `addr`/`len` must be null or valid (`*len` bytes).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sys_accept(fd: i32, addr: *mut c_void, len: *mut u32) -> i32 {
+    match on_stack(|s| s.accept(fd)) {
+        Ok((new_fd, peer)) => {
+            // SAFETY: forwarded contract.
+            unsafe { net::socket::write_sockaddr(peer, addr.cast(), len) };
+            new_fd
+        }
+        Err(e) => e,
+    }
+}
+
+/// # Safety
+/// `addr` must be valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sys_connect(fd: i32, addr: *const c_void, len: u32) -> i32 {
+    // SAFETY: forwarded contract.
+    let ep = match unsafe { net::socket::read_sockaddr(addr.cast(), len) } {
+        Ok(ep) => ep,
+        Err(e) => return e,
+    };
+    on_stack(|s| Ok(s.connect(fd, ep))).unwrap_or_else(|e| e)
+}
+
+/// # Safety
+/// `buf` must be valid for writes of `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sys_recv(fd: i32, buf: *mut u8, len: usize, flags: i32) -> isize {
+    if buf.is_null() && len > 0 {
+        return -EFAULT as isize;
+    }
+    // SAFETY: forwarded contract.
+    let buf = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    isize_of(on_stack(|s| s.recv(fd, buf, flags).map(|(n, _)| n)))
+}
+
+/// # Safety
+/// `buf` valid for `len` bytes; `addr`/`addrlen` null or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sys_recvfrom(fd: i32, buf: *mut u8, len: usize, flags: i32, addr: *mut c_void, addrlen: *mut u32) -> isize {
+    if buf.is_null() && len > 0 {
+        return -EFAULT as isize;
+    }
+    // SAFETY: forwarded contract.
+    let buf = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    match on_stack(|s| s.recv(fd, buf, flags)) {
+        Ok((n, from)) => {
+            if let Some(ep) = from {
+                // SAFETY: forwarded contract.
+                unsafe { net::socket::write_sockaddr(ep, addr.cast(), addrlen) };
+            }
+            n as isize
+        }
+        Err(e) => e as isize,
+    }
+}
+
+/// # Safety
+/// `buf` must be valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sys_send(fd: i32, buf: *const c_void, len: usize, _flags: i32) -> isize {
+    if buf.is_null() && len > 0 {
+        return -EFAULT as isize;
+    }
+    // SAFETY: forwarded contract.
+    let data = unsafe { core::slice::from_raw_parts(buf as *const u8, len) };
+    isize_of(on_stack(|s| s.send(fd, data, None)))
+}
+
+/// # Safety
+/// `buf` valid for `len` bytes; `addr` valid for `addrlen` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sys_sendto(fd: i32, buf: *const c_void, len: usize, _flags: i32, addr: *const c_void, addrlen: u32) -> isize {
+    if buf.is_null() && len > 0 {
+        return -EFAULT as isize;
+    }
+    // SAFETY: forwarded contract.
+    let to = match unsafe { net::socket::read_sockaddr(addr.cast(), addrlen) } {
+        Ok(ep) => ep,
+        Err(e) => return e as isize,
+    };
+    // SAFETY: forwarded contract.
+    let data = unsafe { core::slice::from_raw_parts(buf as *const u8, len) };
+    isize_of(on_stack(|s| s.send(fd, data, Some(to))))
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn sys_shutdown(fd: i32, how: i32) -> i32 {
+    on_stack(|s| Ok(s.shutdown(fd, how))).unwrap_or_else(|e| e)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn sys_shutdown_socket(fd: i32, how: i32) -> i32 {
+    sys_shutdown(fd, how)
+}
+
+/// # Safety
+/// `addr`/`len` null or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sys_getpeername(fd: i32, addr: *mut c_void, len: *mut u32) -> i32 {
+    match on_stack(|s| s.endpoint(fd, true)) {
+        // SAFETY: forwarded contract.
+        Ok(ep) => unsafe {
+            net::socket::write_sockaddr(ep, addr.cast(), len);
+            0
+        },
+        Err(e) => e,
+    }
+}
+
+/// # Safety
+/// `addr`/`len` null or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sys_getsockname(fd: i32, addr: *mut c_void, len: *mut u32) -> i32 {
+    match on_stack(|s| s.endpoint(fd, false)) {
+        // SAFETY: forwarded contract.
+        Ok(ep) => unsafe {
+            net::socket::write_sockaddr(ep, addr.cast(), len);
+            0
+        },
+        Err(e) => e,
+    }
+}
+
+/// # Safety
+/// `value` valid for `len` bytes (or null with len 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sys_setsockopt(fd: i32, level: i32, name: i32, value: *const c_void, len: u32) -> i32 {
+    if value.is_null() && len > 0 {
+        return -EFAULT;
+    }
+    // SAFETY: forwarded contract.
+    let bytes = unsafe { core::slice::from_raw_parts(value as *const u8, len as usize) };
+    on_stack(|s| Ok(s.setsockopt(fd, level, name, bytes))).unwrap_or_else(|e| e)
+}
+
+/// # Safety
+/// `value` valid for `*len` bytes; `len` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sys_getsockopt(fd: i32, level: i32, name: i32, value: *mut c_void, len: *mut u32) -> i32 {
+    if value.is_null() || len.is_null() {
+        return -EFAULT;
+    }
+    match on_stack(|s| s.getsockopt(fd, level, name)) {
+        // SAFETY: forwarded contract; at most *len bytes are written.
+        Ok(bytes) => unsafe {
+            let n = (*len as usize).min(bytes.len());
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), value as *mut u8, n);
+            *len = n as u32;
+            0
+        },
+        Err(e) => e,
+    }
+}
+
+/// # Safety
+/// `node` null or a NUL-terminated string; `hints` null or valid; `res` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sys_getaddrinfo(node: *const c_char, _service: *const c_char, hints: *const c_void, res: *mut *mut c_void) -> i32 {
+    if node.is_null() || res.is_null() {
+        return netabi::EAI_NONAME;
+    }
+    // SAFETY: forwarded contract.
+    let Ok(name) = unsafe { core::ffi::CStr::from_ptr(node) }.to_str() else { return netabi::EAI_NONAME };
+    // SAFETY: forwarded contract.
+    let hints = (!hints.is_null()).then(|| unsafe { (hints as *const netabi::Addrinfo).read_unaligned() });
+    if hints.is_some_and(|h| h.ai_family != netabi::AF_UNSPEC && h.ai_family != netabi::AF_INET) {
+        return netabi::EAI_FAMILY;
+    }
+    let socktype = hints.map_or(netabi::SOCK_STREAM, |h| h.ai_socktype);
+    match net::dns::resolve(name).and_then(|addrs| net::dns::to_list(&addrs, socktype)) {
+        Ok(list) if list.is_null() => netabi::EAI_NONAME,
+        Ok(list) => {
+            // SAFETY: forwarded contract.
+            unsafe { *res = list.cast() };
+            0
+        }
+        Err(code) => code,
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn sys_freeaddrinfo(ai: *mut c_void) {
+    net::dns::free(ai.cast());
+}
+
+/// # Safety
+/// `fds` must point at `nfds` valid pollfds.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sys_poll(fds: *mut c_void, nfds: usize, timeout: i32) -> i32 {
+    if fds.is_null() && nfds > 0 {
+        return -EFAULT;
+    }
+    // SAFETY: forwarded contract.
+    let fds = unsafe { core::slice::from_raw_parts_mut(fds as *mut netabi::Pollfd, nfds) };
+    if !fds.iter().any(|p| p.fd >= FD_BASE) {
+        // Only files and the console: always ready.
+        let mut n = 0;
+        for p in fds.iter_mut() {
+            p.revents = if p.fd >= 0 { p.events & (netabi::POLLIN | netabi::POLLOUT) } else { 0 };
+            n += i32::from(p.revents != 0);
+        }
+        return n;
+    }
+    on_stack(|s| Ok(s.poll_fds(fds, timeout))).unwrap_or_else(|e| e)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn sys_eventfd(_initval: u64, _flags: i16) -> i32 {
+    -ENOSYS
+}

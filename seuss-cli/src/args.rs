@@ -105,6 +105,44 @@ pub fn image_of_kind(path: &Path, want: &[ImageKind], flag: &str) -> Result<Imag
     }
 }
 
+/// The guest's network: user-mode with an egress allowlist (the default, nothing allowed), or a
+/// host tap interface.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct NetArgs {
+    /// Let the function reach these destinations (deny by default): HOST[:PORT] entries,
+    /// comma-separated or repeated; HOST is a name, an IPv4 address or host.seuss.internal
+    /// (the host's 127.0.0.1); '*' allows everything.
+    #[arg(long = "allow-net", value_name = "HOST[:PORT],...")]
+    pub allow_net: Vec<String>,
+    /// Network through a host tap interface instead (as stock uhyve): tap:NAME.
+    #[arg(long, value_name = "tap:NAME", conflicts_with = "allow_net")]
+    pub net: Option<String>,
+    /// No network device at all.
+    #[arg(long, conflicts_with_all = ["allow_net", "net"])]
+    pub no_net: bool,
+}
+
+impl NetArgs {
+    /// The network mode these flags ask for.
+    pub fn mode(&self) -> Result<seuss_hv::NetMode> {
+        if self.no_net {
+            return Ok(seuss_hv::NetMode::None);
+        }
+        if let Some(net) = &self.net {
+            let Some(name) = net.strip_prefix("tap:") else { usage!("--net {net:?}: expected tap:NAME") };
+            return Ok(seuss_hv::NetMode::Tap(name.to_owned()));
+        }
+        let mut policy = seuss_hv::EgressPolicy::default();
+        for v in &self.allow_net {
+            match v.parse::<seuss_hv::EgressPolicy>() {
+                Ok(p) => policy.extend(&p),
+                Err(e) => usage!("{e}"),
+            }
+        }
+        Ok(seuss_hv::NetMode::User(policy))
+    }
+}
+
 /// `KEY=VALUE` pairs.
 pub fn parse_env(pairs: &[String]) -> Result<Vec<(String, String)>> {
     let mut env = Vec::new();

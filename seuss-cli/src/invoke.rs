@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use seuss_hv::{Config, Console, ErrorKind, Hypercall, Instance, Loaded, Summary};
 use serde_json::json;
 
-use crate::args::{parse_seconds, ArgsSource};
+use crate::args::{NetArgs, parse_seconds, ArgsSource};
 use crate::exit::Status;
 use crate::record::{error_line, OutputFormat, Record};
 use crate::usage;
@@ -21,6 +21,8 @@ pub struct InvokeArgs {
     snapshot: PathBuf,
     #[command(flatten)]
     args: ArgsSource,
+    #[command(flatten)]
+    net: NetArgs,
     /// Number of invocations (each on a fresh clone).
     #[arg(short = 'n', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     count: u32,
@@ -50,7 +52,7 @@ pub fn invoke(a: InvokeArgs) -> Result<ExitCode> {
         usage!("{s} is a runtime snapshot: make a function snapshot with `seuss snapshot --from {s} --function fn.js -o fn.snap`");
     }
     let kvm = seuss_hv::Kvm::new().context("opening /dev/kvm")?;
-    let config = Config { timeout: a.timeout, console: Console::Inherit, ..Config::default() };
+    let config = Config { timeout: a.timeout, console: Console::Inherit, network: a.net.mode()?, ..Config::default() };
     let t0 = Instant::now();
     let mut inst = Instance::from_snapshot(&kvm, &snap, &config)?;
     let clone_time = t0.elapsed();

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use seuss_hv::{run_cold, Config, Console, FileMapping, ImageKind};
 use serde_json::json;
 
-use crate::args::{image_of_kind, parse_env, parse_seconds, ArgsSource, MemoryArg};
+use crate::args::{NetArgs, image_of_kind, parse_env, parse_seconds, ArgsSource, MemoryArg};
 use crate::exit::Status;
 use crate::record::{error_line, OutputFormat, Record};
 use crate::usage;
@@ -30,6 +30,8 @@ pub struct RunArgs {
     args: ArgsSource,
     #[command(flatten)]
     memory: MemoryArg,
+    #[command(flatten)]
+    net: NetArgs,
     /// Wall-clock limit in seconds.
     #[arg(long, default_value = "60", value_parser = parse_seconds)]
     timeout: Duration,
@@ -80,6 +82,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         args: guest_args,
         env: parse_env(&a.env)?,
         console: Console::Inherit,
+        network: a.net.mode()?,
     };
     let kvm = seuss_hv::Kvm::new().context("opening /dev/kvm")?;
     let run = run_cold(&kvm, &image, &config, source.as_deref(), &args)?;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use seuss_hv::{Config, Console, Event, Hypercall, ImageKind, Instance, Loaded};
 
-use crate::args::{image_of_kind, parse_seconds, MemoryArg};
+use crate::args::{NetArgs, image_of_kind, parse_seconds, MemoryArg};
 use crate::usage;
 
 /// Arguments of `seuss snapshot`.
@@ -30,6 +30,8 @@ pub struct SnapshotArgs {
     output: PathBuf,
     #[command(flatten)]
     memory: MemoryArg,
+    #[command(flatten)]
+    net: NetArgs,
     /// Wall-clock limit in seconds for booting/importing.
     #[arg(long, default_value = "60", value_parser = parse_seconds)]
     timeout: Duration,
@@ -52,7 +54,7 @@ pub fn snapshot(a: SnapshotArgs) -> Result<ExitCode> {
         }
     }
     let kvm = seuss_hv::Kvm::new().context("opening /dev/kvm")?;
-    let config = Config { memory: a.memory.memory, timeout: a.timeout, console: Console::Inherit, ..Config::default() };
+    let config = Config { memory: a.memory.memory, timeout: a.timeout, console: Console::Inherit, network: a.net.mode()?, ..Config::default() };
     let t0 = Instant::now();
     if let (Some(from), Some(function)) = (&a.from, &a.function) {
         let runtime = Loaded::open(from)?;

@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::files::Files;
 use crate::image::{self, BootParams, Image};
 use crate::memory::GuestRam;
+use crate::net::Network;
 use crate::outcome::Marks;
 use crate::output::Output;
 use crate::snapshot::Loaded;
@@ -42,9 +43,16 @@ impl Instance {
         let _span = tracing::debug_span!("boot", image = image.name(), memory = config.memory).entered();
         let marks = Marks::created_now(false);
         check_memory(config.memory).map_err(Error::Config)?;
+        let network = Network::new(&config.network).map_err(|e| Error::Config(e.to_string()))?;
         let ram = GuestRam::anonymous(image::RAM_BASE, config.memory).map_err(|e| Error::Memory(config.memory, e))?;
         let mut vm = Vm::new(kvm, ram, false)?;
-        let params = BootParams { args: &config.args, env: &config.env, tsc_khz: vm.tsc_khz, seuss_channel: true };
+        let params = BootParams {
+            args: &config.args,
+            env: &config.env,
+            tsc_khz: vm.tsc_khz,
+            seuss_channel: true,
+            seuss_net: network.as_ref().is_some_and(Network::is_user_mode),
+        };
         let entry = image::load(image, &mut vm.ram, &params)?;
         vm.set_entry_state(&entry)?;
         Ok(Self {
@@ -57,6 +65,7 @@ impl Instance {
             marks,
             origin: None,
             pending_restore: Vec::new(),
+            network,
         })
     }
 
@@ -78,6 +87,7 @@ impl Instance {
             marks: Marks::created_now(false),
             origin: None,
             pending_restore: Vec::new(),
+            network: Network::new(&config.network).map_err(|e| Error::Config(e.to_string()))?,
         })
     }
 
@@ -89,6 +99,7 @@ impl Instance {
         let _span = tracing::debug_span!("clone", snapshot = %snap.path().display()).entered();
         let marks = Marks::created_now(true);
         let h = snap.header();
+        let network = Network::new(&config.network).map_err(|e| Error::Config(e.to_string()))?;
         let ram = GuestRam::from_layers(h.guest_memory_base, h.guest_memory_bytes, &snap.layers())
             .map_err(|e| Error::Memory(h.guest_memory_bytes, e))?;
         let vm = Vm::new(kvm, ram, true)?;
@@ -103,6 +114,7 @@ impl Instance {
             marks,
             origin: Some(snap.clone()),
             pending_restore: Vec::new(),
+            network,
         })
     }
 
@@ -128,6 +140,9 @@ impl Instance {
         snap.vcpu().restore(&self.vm.vcpu)?;
         self.state = State::Parked { call: snap.parked_call(), params: snap.parked_params() };
         self.files.close_all();
+        if let Some(n) = &mut self.network {
+            n.reset();
+        }
         self.result = None;
         self.output.clear();
         self.marks = Marks::created_now(true);

@@ -45,6 +45,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::files::Files;
 use crate::memory::GuestRam;
+use crate::net::Network;
 use crate::outcome::Marks;
 use crate::output::Output;
 use crate::snapshot::Loaded;
@@ -87,6 +88,8 @@ pub struct Instance {
     /// Written pages already taken from the dirty log (by [`Instance::pages_written`]) that the
     /// next reset must restore.
     pending_restore: Vec<u64>,
+    /// The network device and what is behind it (`None`: no network).
+    network: Option<Network>,
 }
 
 impl Instance {
@@ -100,9 +103,12 @@ impl Instance {
         self.origin.as_ref()
     }
 
-    /// Whether the guest has files open (a snapshot cannot carry host descriptors).
-    pub fn has_open_files(&self) -> bool {
-        self.files.any_open()
+    /// Why this instance cannot be snapshotted now (open files, network state), if it cannot.
+    pub fn snapshot_obstacle(&self) -> Option<String> {
+        if self.files.any_open() {
+            return Some("the guest holds open files, which a snapshot cannot carry".into());
+        }
+        self.network.as_ref().and_then(Network::snapshot_obstacle)
     }
 
     /// The ask hypercall the guest is parked in, if it is.

@@ -7,11 +7,19 @@ use seuss_abi::Hypercall;
 
 use super::{Instance, State};
 use crate::error::Error;
+use crate::net::Effect;
 use crate::outcome::Event;
 use crate::seuss_calls::SeussCall;
 use crate::uhyve_calls::{DecodeError, UhyveCall};
 use crate::vm::KvmError;
 use crate::watchdog::Watchdog;
+
+/// The legacy PCI configuration ports (address and data).
+const PCI_PORTS: std::ops::RangeInclusive<u16> = 0xCF8..=0xCFF;
+/// The device's register window (uhyve decodes 16 MiB there).
+const MMIO_WINDOW: std::ops::Range<u64> = seuss_abi::virtio::MMIO_BASE..seuss_abi::virtio::MMIO_BASE + 0x100_0000;
+/// Registers repeat every page of the window.
+const MMIO_SIZE: u64 = seuss_abi::virtio::MMIO_SIZE;
 
 impl Instance {
     /// Runs the vCPU until the guest parks, exits or fails (bounded by the timeout).
@@ -56,6 +64,33 @@ impl Instance {
                 Err(e) => return Err(KvmError { what: "run vCPU", source: e }.into()),
             };
             let port = match exit {
+                VcpuExit::IoOut(port, data) if PCI_PORTS.contains(&port) => {
+                    if let Some(n) = &mut self.network {
+                        n.device_mut().pci_write(port, data);
+                    }
+                    continue;
+                }
+                VcpuExit::IoIn(port, data) if PCI_PORTS.contains(&port) => {
+                    match &self.network {
+                        Some(n) => n.device_ref().pci_read(port, data),
+                        // No device: every configuration read is all ones.
+                        None => data.fill(0xff),
+                    }
+                    continue;
+                }
+                VcpuExit::MmioRead(addr, data) if MMIO_WINDOW.contains(&addr) && self.network.is_some() => {
+                    let n = self.network.as_ref().expect("checked");
+                    n.device_ref().mmio_read(addr & (MMIO_SIZE - 1), data);
+                    continue;
+                }
+                VcpuExit::MmioWrite(addr, data) if MMIO_WINDOW.contains(&addr) && self.network.is_some() => {
+                    let n = self.network.as_mut().expect("checked");
+                    if n.device_mut().mmio_write(addr & (MMIO_SIZE - 1), data) == Effect::NotifyTx {
+                        let rip = self.vm.vcpu.get_regs().map(|r| r.rip).unwrap_or(0);
+                        n.on_tx(&mut self.vm.ram).map_err(|e| Error::Hypercall { call: "virtio-net TX", detail: e.to_string(), rip })?;
+                    }
+                    continue;
+                }
                 VcpuExit::IoOut(port, _) => port,
                 other => {
                     let what = match other {
@@ -84,7 +119,7 @@ impl Instance {
         if let Some(ours) = Hypercall::from_port(port) {
             let call = SeussCall::decode(ours, arg, &self.vm.ram)
                 .map_err(|v| Error::Hypercall { call: v.call, detail: v.detail, rip })?;
-            return Ok(self.serve_seuss(ours, arg, call, deadline));
+            return self.serve_seuss(ours, arg, call, deadline);
         }
         let call = UhyveCall::decode(port, arg, &self.vm.ram).map_err(|e| match e {
             DecodeError::UnknownPort(_) => Error::Crash { what: e.to_string(), rip },

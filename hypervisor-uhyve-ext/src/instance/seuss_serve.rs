@@ -5,40 +5,64 @@ use std::time::{Duration, Instant};
 use seuss_abi::Hypercall;
 
 use super::{Instance, State};
+use crate::error::Error;
 use crate::outcome::Event;
 use crate::seuss_calls::SeussCall;
 
 impl Instance {
     /// Serves a decoded call of ours (made with parameters at `params`); `Some(event)` when
     /// `run()` must return.
-    pub(super) fn serve_seuss(&mut self, ours: Hypercall, params: u64, call: SeussCall, deadline: Instant) -> Option<Event> {
+    pub(super) fn serve_seuss(&mut self, ours: Hypercall, params: u64, call: SeussCall, deadline: Instant) -> Result<Option<Event>, Error> {
         match call {
             SeussCall::FunctionSource(_) => {
                 self.state = State::Parked { call: ours, params };
-                Some(Event::WantsSource)
+                Ok(Some(Event::WantsSource))
             }
             SeussCall::NextInvocation(_) => {
                 self.state = State::Parked { call: ours, params };
-                Some(Event::WantsInvocation)
+                Ok(Some(Event::WantsInvocation))
             }
             SeussCall::ReturnResult { text, is_error } => {
                 self.result = Some(checked_result(text, is_error));
                 self.state = State::Returned;
-                Some(Event::Returned)
+                Ok(Some(Event::Returned))
             }
             SeussCall::Log { text, is_error } => {
                 self.output.log(text, is_error);
-                None
+                Ok(None)
             }
             SeussCall::Wait(d) => {
-                // Sleeping parks this thread: a waiting guest burns no host CPU.
+                // Sleeping parks this thread: a waiting guest burns no host CPU. With a live
+                // network device the wait ends early when a frame for the guest arrives.
                 let left = deadline.saturating_duration_since(Instant::now());
-                std::thread::sleep(d.min(left).min(Duration::from_secs(3600)));
-                None
+                let d = d.min(left).min(Duration::from_secs(3600));
+                let waited = match &mut self.network {
+                    Some(n) if n.device_ref().is_live() => n.wait(&mut self.vm.ram, d),
+                    _ => {
+                        std::thread::sleep(d);
+                        Ok(())
+                    }
+                };
+                if let Err(e) = waited {
+                    return Err(Error::Hypercall { call: "Wait (network)", detail: e.to_string(), rip: self.rip() });
+                }
+                Ok(None)
             }
             SeussCall::Mark(phase) => {
                 self.marks.phases[phase as usize] = Some(Instant::now());
-                None
+                Ok(None)
+            }
+            SeussCall::Egress { params, addr, port, proto: _ } => {
+                let allowed = self.network.as_ref().is_some_and(|n| n.egress_allowed(addr, port));
+                if !allowed {
+                    tracing::debug!(%addr, port, "egress refused");
+                }
+                let rip = self.rip();
+                self.vm
+                    .ram
+                    .write(params + std::mem::offset_of!(seuss_abi::EgressParams, allowed) as u64, &u32::from(allowed))
+                    .map_err(|e| Error::Hypercall { call: "Egress", detail: e.to_string(), rip })?;
+                Ok(None)
             }
         }
     }

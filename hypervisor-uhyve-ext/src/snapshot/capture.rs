@@ -106,8 +106,8 @@ pub struct Captured {
 /// the parent chain (a snapshot that overwrote its own parent could never be loaded).
 pub fn capture(inst: &mut Instance, out: &Path, image: ImageRef) -> Result<Captured, SnapshotError> {
     let call = inst.parked_call().ok_or_else(|| SnapshotError::NotCapturable("the guest is not parked in an ask hypercall".into()))?;
-    if inst.has_open_files() {
-        return Err(SnapshotError::NotCapturable("the guest holds open files, which a snapshot cannot carry".into()));
+    if let Some(why) = inst.snapshot_obstacle() {
+        return Err(SnapshotError::NotCapturable(why));
     }
     let parent = inst.origin().cloned();
     if let Some(p) = parent.as_ref().filter(|p| p.chain_contains(out)) {

@@ -15,6 +15,7 @@
 //! | 0x2030 | [`Hypercall::Log`] | [`LogParams`] | one console line of the function, kept apart from the result. |
 //! | 0x2040 | [`Hypercall::Wait`] | [`WaitParams`] | sleep for `duration_ns` (timers); the host parks the vCPU thread. |
 //! | 0x2050 | [`Hypercall::Mark`] | [`MarkParams`] | the guest reached a [`Phase`]; the host timestamps it (start-time splits). |
+//! | 0x2060 | [`Hypercall::Egress`] | [`EgressParams`] | before a connection or datagram leaves, the guest asks whether the host's egress policy allows it, so a refusal is an immediate, named error (`EACCES`) instead of a reset. Advisory only: the host's NAT enforces the same policy on every packet. |
 //!
 //! **Buffers:** the guest offers a buffer of the ABI's full size (`MAX_SOURCE` for the source,
 //! `MAX_PAYLOAD` for args) before it parks, so one exchange always suffices; the host treats a
@@ -69,6 +70,8 @@ pub mod errno {
     pub const EINVAL: i32 = 22;
     /// Too many open files.
     pub const EMFILE: i32 = 24;
+    /// Permission denied (a connection the egress policy refuses).
+    pub const EACCES: i32 = 13;
     /// Function not implemented.
     pub const ENOSYS: i32 = 38;
     /// Timed out.
@@ -91,17 +94,20 @@ pub enum Hypercall {
     Wait = 0x2040,
     /// Phase timestamp ([`MarkParams`]).
     Mark = 0x2050,
+    /// May the guest open a connection to this address? ([`EgressParams`]).
+    Egress = 0x2060,
 }
 
 impl Hypercall {
     /// Every hypercall, for tables and tests.
-    pub const ALL: [Hypercall; 6] = [
+    pub const ALL: [Hypercall; 7] = [
         Hypercall::FunctionSource,
         Hypercall::NextInvocation,
         Hypercall::ReturnResult,
         Hypercall::Log,
         Hypercall::Wait,
         Hypercall::Mark,
+        Hypercall::Egress,
     ];
 
     /// The hypercall's name (for messages).
@@ -113,6 +119,7 @@ impl Hypercall {
             Hypercall::Log => "Log",
             Hypercall::Wait => "Wait",
             Hypercall::Mark => "Mark",
+            Hypercall::Egress => "Egress",
         }
     }
 
@@ -135,6 +142,7 @@ impl Hypercall {
             Hypercall::Log => core::mem::size_of::<LogParams>(),
             Hypercall::Wait => core::mem::size_of::<WaitParams>(),
             Hypercall::Mark => core::mem::size_of::<MarkParams>(),
+            Hypercall::Egress => core::mem::size_of::<EgressParams>(),
         }
     }
 }
@@ -237,6 +245,136 @@ pub struct MarkParams {
     pub _pad: u32,
     /// in: guest monotonic time in ns (informational: the host timestamps marks itself).
     pub guest_ns: u64,
+}
+
+/// An egress question: may the guest reach `addr:port` over `proto`?
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EgressParams {
+    /// in: IPv4 address in network byte order (the octets as they are written).
+    pub addr: [u8; 4],
+    /// in: port.
+    pub port: u16,
+    /// in: 6 TCP, 17 UDP.
+    pub proto: u8,
+    /// Padding; zero.
+    pub _pad: u8,
+    /// out: 1 allowed, 0 refused.
+    pub allowed: u32,
+    /// Padding; zero.
+    pub _pad2: u32,
+}
+
+/// Networking: the virtio-net device both hypervisors expose and the addresses of our
+/// user-mode network.
+///
+/// The device is the one stock uhyve 0.10 emulates for `--net tap:NAME`: modern virtio-net
+/// (virtio 1.x) on PCI bus 0, device 0, found through the legacy configuration ports, with one
+/// memory BAR at a fixed address whose register block mirrors the configuration space. Our
+/// hypervisor emulates the same registers, so one guest driver serves both. The guest drives
+/// it by polling (no interrupts): received frames appear in the RX used ring in guest memory;
+/// the guest notifies the device by writing to the notify registers.
+///
+/// ```text
+///  BAR0 = 0xFE00_0000 (MMIO)        offset  register
+///  ┌──────────────────────────┐      0x88   device_feature_select u32 / 0x8C device_feature u32
+///  │ PCI type-0 header, caps  │      0x90   driver_feature_select u32 / 0x94 driver_feature u32
+///  │ 0x88 common config       │      0x9C   device_status u8
+///  │ 0xC8 ISR                 │      0x9E   queue_select u16 / 0xA0 queue_size u16 (256)
+///  │ 0xD0 notify RX, 0xD4 TX  │      0xA4   queue_enable u16
+///  │ 0xD8 MAC, status, MTU    │      0xA8.. queue desc / driver / device addresses (lo, hi u32)
+///  └──────────────────────────┘      0xD0   notify queue 0 (RX) / 0xD4 notify queue 1 (TX)
+/// ```
+///
+/// Every access must have the width given here: uhyve 0.10 panics on others.
+pub mod virtio {
+    /// Legacy PCI configuration address port (32-bit writes).
+    pub const PCI_CONFIG_ADDRESS: u16 = 0xCF8;
+    /// Legacy PCI configuration data port (32-bit reads/writes).
+    pub const PCI_CONFIG_DATA: u16 = 0xCFC;
+    /// Vendor (low half) and device (high half) id of the virtio-net device.
+    pub const PCI_ID: u32 = 0x1041_1AF4;
+    /// The memory BAR (fixed in uhyve 0.10).
+    pub const MMIO_BASE: u64 = 0xFE00_0000;
+    /// Size of the register window the guest maps.
+    pub const MMIO_SIZE: u64 = 0x1000;
+    /// device_feature_select (u32).
+    pub const DEVICE_FEATURE_SELECT: u64 = 0x88;
+    /// device_feature (u32, read).
+    pub const DEVICE_FEATURE: u64 = 0x8C;
+    /// driver_feature_select (u32).
+    pub const DRIVER_FEATURE_SELECT: u64 = 0x90;
+    /// driver_feature (u32, write).
+    pub const DRIVER_FEATURE: u64 = 0x94;
+    /// device_status (u8).
+    pub const DEVICE_STATUS: u64 = 0x9C;
+    /// queue_select (u16).
+    pub const QUEUE_SELECT: u64 = 0x9E;
+    /// queue_size (u16, read).
+    pub const QUEUE_SIZE: u64 = 0xA0;
+    /// queue_enable (u16).
+    pub const QUEUE_ENABLE: u64 = 0xA4;
+    /// queue_desc low/high (u32 each).
+    pub const QUEUE_DESC: u64 = 0xA8;
+    /// queue_driver (avail ring) low/high (u32 each).
+    pub const QUEUE_DRIVER: u64 = 0xB0;
+    /// queue_device (used ring) low/high (u32 each).
+    pub const QUEUE_DEVICE: u64 = 0xB8;
+    /// Notify register of queue `q` (u16 write of the queue index): `NOTIFY + 4 * q`.
+    pub const NOTIFY: u64 = 0xD0;
+    /// The MAC address (6 bytes, byte reads).
+    pub const MAC: u64 = 0xD8;
+    /// Entries per virtqueue (the device's only size).
+    pub const QUEUE_ENTRIES: u16 = 256;
+    /// Queue index of RX.
+    pub const RX: u16 = 0;
+    /// Queue index of TX.
+    pub const TX: u16 = 1;
+    /// `virtio_net_hdr_v1`, before every frame.
+    pub const NET_HDR_LEN: usize = 12;
+    /// Largest Ethernet frame either side sends (uhyve's RX buffer holds 1500 bytes of frame).
+    pub const MAX_FRAME: usize = 1500;
+    /// Feature bits (low word): MAC address in config space.
+    pub const F_MAC: u32 = 1 << 5;
+    /// Feature bits (high word): VERSION_1.
+    pub const F_VERSION_1_HIGH: u32 = 1;
+    /// device_status bits.
+    pub const STATUS_ACKNOWLEDGE: u8 = 1;
+    /// device_status: driver present.
+    pub const STATUS_DRIVER: u8 = 2;
+    /// device_status: features accepted.
+    pub const STATUS_FEATURES_OK: u8 = 8;
+    /// device_status: live.
+    pub const STATUS_DRIVER_OK: u8 = 4;
+    /// Descriptor flag: the buffer continues in `next`.
+    pub const DESC_F_NEXT: u16 = 1;
+    /// Descriptor flag: the device writes the buffer.
+    pub const DESC_F_WRITE: u16 = 2;
+}
+
+/// Addresses of the user-mode network our hypervisor gives every instance (slirp's plan):
+/// the guest is [`GUEST`]`/24`; [`GATEWAY`] is the host's loopback as seen from the guest
+/// (the name [`HOST_ALIAS`] resolves to it); [`DNS`] answers queries from the host's resolver.
+/// The device tree's `/chosen/seuss,net` property (present under our hypervisor) says they are
+/// in use; under stock uhyve with a tap the guest takes Hermit's `HERMIT_IP`, `HERMIT_GATEWAY`,
+/// `HERMIT_MASK` and `HERMIT_DNS1` variables instead.
+pub mod net {
+    /// The guest's address.
+    pub const GUEST: [u8; 4] = [10, 0, 2, 15];
+    /// The gateway: connections to it reach the host's 127.0.0.1.
+    pub const GATEWAY: [u8; 4] = [10, 0, 2, 2];
+    /// The DNS server.
+    pub const DNS: [u8; 4] = [10, 0, 2, 3];
+    /// Prefix length of the guest network.
+    pub const PREFIX: u8 = 24;
+    /// The guest's MAC address (locally administered; every clone has its own NAT).
+    pub const GUEST_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+    /// The gateway's MAC address.
+    pub const GATEWAY_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x02];
+    /// The name that reaches the host's loopback, as `host.docker.internal` does for containers.
+    pub const HOST_ALIAS: &str = "host.seuss.internal";
+    /// Device-tree property in `/chosen` announcing the user-mode network.
+    pub const FDT_PROPERTY: &str = "seuss,net";
 }
 
 /// The function payload region of a JS image: how `cargo xtask build-image fn.js` puts a
