@@ -22,6 +22,9 @@ const readBody = (req) => new Promise((resolve, reject) => {
   req.on('error', reject);
 });
 
+// Pending /barrier requests by key.
+const barriers = new Map();
+
 // Requests served per connection (keep-alive checks).
 const perSocket = new WeakMap();
 
@@ -117,6 +120,18 @@ const routes = {
     const n = (perSocket.get(req.socket) ?? 0) + 1;
     perSocket.set(req.socket, n);
     json(res, 200, { servedOnThisConnection: n });
+  },
+  '/barrier': (req, res, url) => {
+    // Answers the N requests with the same key only once all N are pending at the same time.
+    const key = url.searchParams.get('key');
+    const n = Number(url.searchParams.get('n') ?? 2);
+    const waiting = barriers.get(key) ?? [];
+    waiting.push({ res, i: Number(url.searchParams.get('i')) });
+    barriers.set(key, waiting);
+    if (waiting.length === n) {
+      barriers.delete(key);
+      for (const w of waiting) json(w.res, 200, { i: w.i, waited: n });
+    }
   },
   '/tiny': (req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 });

@@ -506,3 +506,118 @@ fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, NetError> {
         Err(e) => Err(NetError::Dns { host: host.to_owned(), detail: e.to_string() }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// A server thread answering `n` requests on one connection with `body`, then closing.
+    fn serve(n: usize, body: &'static str) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut w = conn;
+            for _ in 0..n {
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                write!(w, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len()).unwrap();
+            }
+        });
+        port
+    }
+
+    fn request(port: u16) -> Request {
+        Request {
+            method: "GET".into(),
+            host: "127.0.0.1".into(),
+            port,
+            authority: format!("127.0.0.1:{port}"),
+            target: "/".into(),
+            headers: vec![],
+            body: None,
+        }
+    }
+
+    /// Polls until `id`'s body arrives.
+    fn run(client: &mut Client<u32>, id: u64) -> Vec<u8> {
+        let mut head = false;
+        for _ in 0..1000 {
+            for c in client.poll(Some(Duration::from_millis(10))).unwrap() {
+                match c {
+                    Completion::Head(_, r) => {
+                        assert_eq!(r.unwrap().status, 200);
+                        head = true;
+                        if let Some(Completion::Body(_, b)) = client.claim_body(id, 2).unwrap() {
+                            return b.unwrap();
+                        }
+                    }
+                    Completion::Body(_, b) => return b.unwrap(),
+                }
+            }
+        }
+        panic!("no response (head: {head})");
+    }
+
+    #[test]
+    fn keep_alive_reuses_one_connection_and_release_closes_it() {
+        let port = serve(2, "hello");
+        let mut client: Client<u32> = Client::default();
+        let id = client.start(request(port), 1);
+        assert_eq!(run(&mut client, id), b"hello");
+        assert_eq!(client.idle.len(), 1, "the connection went back to the pool");
+        // The server accepts one connection only: the second request must reuse it.
+        let id = client.start(request(port), 1);
+        assert_eq!(run(&mut client, id), b"hello");
+        assert!(!client.busy());
+        client.release();
+        assert!(client.idle.is_empty() && client.tasks.is_empty());
+    }
+
+    #[test]
+    fn clear_drops_requests_in_flight() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut client: Client<u32> = Client::default();
+        client.start(request(port), 1);
+        assert!(client.poll(Some(Duration::from_millis(50))).unwrap().is_empty());
+        assert!(client.busy());
+        client.clear();
+        assert!(!client.busy() && client.tasks.is_empty());
+        drop(listener);
+    }
+
+    #[test]
+    fn refused_connection_reports_the_address() {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut client: Client<u32> = Client::default();
+        client.start(request(port), 7);
+        for _ in 0..100 {
+            if let Some(Completion::Head(w, r)) = client.poll(Some(Duration::from_millis(10))).unwrap().pop() {
+                assert_eq!(w, 7);
+                match r {
+                    Err(NetError::Connect { addr, err }) => {
+                        assert_eq!(addr.port(), port);
+                        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+                assert!(!client.busy());
+                return;
+            }
+        }
+        panic!("no completion");
+    }
+}

@@ -90,7 +90,6 @@
     dispatchEvent(event) {
       if (!(event instanceof Event)) throw new TypeError('The "event" argument must be an instance of Event');
       setEventTarget(event, this);
-      const handler = this['on' + event.type];
       const list = [...(this.#listeners.get(event.type) ?? [])];
       const call = (fn) => {
         try {
@@ -100,7 +99,6 @@
           queueMicrotask(() => { throw e; });
         }
       };
-      if (typeof handler === 'function') call(handler);
       for (const l of list) {
         if (l.once) this.removeEventListener(event.type, l.listener);
         call(l.listener);
@@ -115,10 +113,20 @@
   class AbortSignal extends EventTarget {
     #aborted = false;
     #reason = undefined;
+    #onabort = null;
+    #onabortListening = false;
     constructor() {
       if (!creatingSignal) throw new TypeError('Illegal constructor');
       super();
-      this.onabort = null;
+    }
+    // An event handler attribute takes its place among the listeners when first set.
+    get onabort() { return this.#onabort; }
+    set onabort(fn) {
+      this.#onabort = typeof fn === 'function' ? fn : null;
+      if (!this.#onabortListening) {
+        this.#onabortListening = true;
+        this.addEventListener('abort', (event) => this.#onabort?.call(this, event));
+      }
     }
     get aborted() { return this.#aborted; }
     get reason() { return this.#reason; }
@@ -192,7 +200,9 @@
           for (const pair of init) {
             const p = [...pair];
             if (p.length !== 2) {
-              throw new TypeError('Each query pair must be an iterable [name, value] tuple');
+              const e = new TypeError('Each query pair must be an iterable [name, value] tuple');
+              e.code = 'ERR_INVALID_TUPLE';
+              throw e;
             }
             this.#list.push([toUSV(p[0]), toUSV(p[1])]);
           }
@@ -210,7 +220,7 @@
       }
     }
     static attach(params, url) { params.#url = url; }
-    static reset(params, query) { params.#list = parseForm(query); }
+    static reset(params, query) { params.#list = parseForm(query.startsWith('?') ? query.slice(1) : query); }
     #update() {
       if (this.#url) urlSetSearch(this.#url, this.toString());
     }
@@ -344,7 +354,7 @@
         return;
       }
       if (typeof init !== 'object' && typeof init !== 'function') {
-        throw new TypeError("Headers constructor: Expected init to be a sequence or record.");
+        throw new TypeError('Headers constructor: Argument 1 could not be converted to one of: sequence<sequence<ByteString>>, record<ByteString, ByteString>.');
       }
       if (typeof init[Symbol.iterator] === 'function') {
         for (const pair of init) {
