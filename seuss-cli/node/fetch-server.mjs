@@ -74,8 +74,10 @@ const routes = {
   },
   '/big': (req, res, url) => {
     const size = Number(url.searchParams.get('size') ?? 1048576);
-    const buf = Buffer.alloc(size);
-    for (let i = 0; i < size; i++) buf[i] = (i * 7 + (i >> 8)) & 0xff;
+    // Byte i is (i * 7 + (i >> 8)) & 0xff: a pattern with a period of 65536 bytes.
+    const period = Buffer.alloc(65536);
+    for (let i = 0; i < period.length; i++) period[i] = (i * 7 + (i >> 8)) & 0xff;
+    const buf = size > 0 ? Buffer.alloc(size, period) : Buffer.alloc(0);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
     res.end(buf);
   },
