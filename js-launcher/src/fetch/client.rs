@@ -375,7 +375,7 @@ impl<W> Client<W> {
                                 task.stage = Stage::Writing;
                                 continue;
                             }
-                            Err(err) if *next >= addrs.len() => return Err(NetError::Connect { addr, err }),
+                            Err(err) if *next >= addrs.len() => return Err(NetError::Connect { addr, err: sys::connect_error(&addr, err) }),
                             Err(_) => task.conn = None,
                         }
                     }
@@ -386,7 +386,7 @@ impl<W> Client<W> {
                             task.conn = Some(conn);
                             ready = false;
                         }
-                        Err(err) if *next >= addrs.len() => return Err(NetError::Connect { addr, err }),
+                        Err(err) if *next >= addrs.len() => return Err(NetError::Connect { addr, err: sys::connect_error(&addr, err) }),
                         Err(_) => {}
                     }
                 }

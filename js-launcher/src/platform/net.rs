@@ -210,6 +210,15 @@ pub fn poll(entries: &mut [PollEntry], timeout: Option<Duration>) -> io::Result<
     sys::poll(entries, timeout_ms(timeout))
 }
 
+/// The error a failed connect to `addr` reports to the function. The platform may know more
+/// than the errno says (the guest's egress policy refusing an address explains itself):
+/// an error carrying its own text reaches the JS `cause.message` verbatim. Today both
+/// platforms pass the OS error through unchanged.
+pub fn connect_error(addr: &SocketAddr, err: io::Error) -> io::Error {
+    let _ = addr;
+    err
+}
+
 /// The descriptor of a stream (for [`PollEntry::fd`]).
 pub fn fd_of(stream: &TcpStream) -> i32 {
     #[cfg(not(target_os = "hermit"))]
