@@ -122,6 +122,8 @@ struct Task<W> {
     head: Option<ResponseHead>,
     framing: Framing,
     keep_alive: bool,
+    /// How long the connection may stay idle before it is not reused (from the response).
+    idle_ns: u64,
     body: Vec<u8>,
     head_waiter: Option<W>,
     body_waiter: Option<W>,
@@ -147,7 +149,8 @@ impl<W> Task<W> {
 pub struct Client<W> {
     next_id: u64,
     tasks: BTreeMap<u64, Task<W>>,
-    idle: Vec<((String, u16), TcpStream)>,
+    /// Idle connections by origin, with the monotonic time (ns) after which they are not reused.
+    idle: Vec<((String, u16), TcpStream, u64)>,
 }
 
 impl<W> Default for Client<W> {
@@ -187,6 +190,7 @@ impl<W> Client<W> {
                 head: None,
                 framing,
                 keep_alive: false,
+                idle_ns: 0,
                 body: Vec::new(),
                 head_waiter: Some(waiter),
                 body_waiter: None,
@@ -278,8 +282,10 @@ impl<W> Client<W> {
     }
 
     fn take_idle(&mut self, origin: &(String, u16)) -> Option<TcpStream> {
-        while let Some(pos) = self.idle.iter().rposition(|(o, _)| o == origin) {
-            let (_, conn) = self.idle.remove(pos);
+        let now = crate::platform::monotonic_ns();
+        self.idle.retain(|(_, _, expiry)| *expiry > now);
+        while let Some(pos) = self.idle.iter().rposition(|(o, _, _)| o == origin) {
+            let (_, conn, _) = self.idle.remove(pos);
             // A connection the server closed (or wrote to) while idle is useless.
             let mut probe = [0u8; 1];
             match (&conn).read(&mut probe) {
@@ -321,7 +327,8 @@ impl<W> Client<W> {
                         if self.idle.len() >= MAX_IDLE {
                             self.idle.remove(0);
                         }
-                        self.idle.push((task.origin(), conn));
+                        let expiry = crate::platform::monotonic_ns().saturating_add(task.idle_ns);
+                        self.idle.push((task.origin(), conn, expiry));
                     }
                 }
                 if let Some(w) = task.body_waiter.take() {
@@ -426,6 +433,7 @@ impl<W> Client<W> {
                     if let Some((head, len)) = http::parse_head(&task.buf).map_err(NetError::Http)? {
                         task.framing = Framing::of(&head, &task.request.method).map_err(NetError::Http)?;
                         task.keep_alive = head.keep_alive;
+                        task.idle_ns = head.keep_alive_ns();
                         task.buf.drain(..len);
                         task.head = Some(head);
                         task.stage = Stage::Body;

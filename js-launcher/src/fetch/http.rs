@@ -104,7 +104,26 @@ pub struct ResponseHead {
     pub keep_alive: bool,
 }
 
+/// How long an idle connection is reused without a `Keep-Alive: timeout=N` hint (undici's
+/// default).
+const DEFAULT_KEEP_ALIVE_NS: u64 = 4_000_000_000;
+
 impl ResponseHead {
+    /// How long the connection may stay idle and still be reused: the server's
+    /// `Keep-Alive: timeout=N` less one second (as undici does, so a request never races the
+    /// server's close), else 4 s.
+    pub fn keep_alive_ns(&self) -> u64 {
+        let hint = self
+            .values("keep-alive")
+            .flat_map(|v| v.split(','))
+            .filter_map(|p| p.trim().strip_prefix("timeout="))
+            .find_map(|n| n.trim().parse::<u64>().ok());
+        match hint {
+            Some(secs) => secs.saturating_sub(1).saturating_mul(1_000_000_000),
+            None => DEFAULT_KEEP_ALIVE_NS,
+        }
+    }
+
     fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
@@ -338,6 +357,9 @@ mod tests {
         assert_eq!((h.status, h.reason.as_str(), h.keep_alive), (404, "Not Found", false));
         assert_eq!(&text[len..], "body");
         assert!(head("HTTP/1.1 200 OK\r\n\r\n").keep_alive);
+        assert_eq!(head("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\n\r\n").keep_alive_ns(), 4_000_000_000);
+        assert_eq!(head("HTTP/1.1 200 OK\r\nKeep-Alive: max=9, timeout=1\r\n\r\n").keep_alive_ns(), 0);
+        assert_eq!(head("HTTP/1.1 200 OK\r\n\r\n").keep_alive_ns(), DEFAULT_KEEP_ALIVE_NS);
         assert!(!head("HTTP/1.0 200 OK\r\n\r\n").keep_alive);
         assert!(head("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n").keep_alive);
         assert_eq!(parse_head(b"HTTP/1.1 200 OK\r\nA: b").unwrap(), None);
