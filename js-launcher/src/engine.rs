@@ -4,6 +4,7 @@
 //! `clear*`, `queueMicrotask`, `TextEncoder`/`TextDecoder`, `structuredClone`, `atob`/`btoa`.
 //! Added here, because Boa lacks them or because they must be fresh in every clone:
 //! `crypto.getRandomValues` / `crypto.randomUUID` (RDRAND on every call), `performance.now`,
+//! `fetch` and the WHATWG types around it ([`crate::fetch`]),
 //! and `Math.random` from a generator that is re-seeded from the hypervisor's entropy at every
 //! invocation (Boa's own would replay the snapshot's state in every clone).
 
@@ -111,5 +112,7 @@ pub fn init(executor: Rc<Executor>) -> Result<Context, String> {
     ctx.register_global_property(js_string!("__seuss_time_origin"), JsValue::from(crate::platform::realtime_ns() as f64 / 1e6), Attribute::all())
         .map_err(|e| e.to_string())?;
     ctx.eval(Source::from_bytes(PRELUDE)).map_err(|e| format!("launcher prelude failed: {e}"))?;
+    // [fetch] fetch, Headers, Request, Response, URL, URLSearchParams, AbortController...
+    crate::fetch::register(&mut ctx)?;
     Ok(ctx)
 }

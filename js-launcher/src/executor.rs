@@ -5,6 +5,10 @@
 //! left it *waits* through one libos call ([`crate::platform::invocation::sleep_ns`]), which our
 //! hypervisor turns into a host-side sleep (a waiting guest burns no host core). It returns
 //! when no work is left at all.
+//!
+//! Network requests (`fetch`, [`crate::fetch`]) are work too: while one is in flight the wait
+//! goes through [`crate::fetch::wait`], which sleeps on the sockets and the next timer at once
+//! (`poll`), and settles the requests that made progress.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -50,6 +54,8 @@ impl Executor {
         self.promise_jobs.borrow_mut().clear();
         self.generic_jobs.borrow_mut().clear();
         self.timers.borrow_mut().clear();
+        // [fetch] requests in flight, idle connections, unref'd timers.
+        crate::fetch::clear();
     }
 
     fn run_ready(&self, context: &mut Context) -> JsResult<()> {
@@ -98,12 +104,29 @@ impl JobExecutor for Executor {
                 timers.retain(|_, t| !t.cancelled());
                 timers.keys().next().copied()
             };
-            let Some(key) = next else { return Ok(()) };
+            // [fetch] network requests in flight keep the loop alive like timers; when no work
+            // is left at all, per-invocation network state is dropped.
+            let Some(key) = next else {
+                if crate::fetch::busy() {
+                    crate::fetch::wait(context, None)?;
+                    continue;
+                }
+                crate::fetch::release();
+                return Ok(());
+            };
             let now = context.clock().now();
             if key.0 > now {
+                // [fetch] waits for sockets too (and only sleeps when there are none).
                 let wait = key.0 - now;
-                crate::platform::invocation::sleep_ns(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
+                crate::fetch::wait(context, Some(std::time::Duration::from_nanos(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX))))?;
                 continue;
+            }
+            // [fetch] settle network steps that are ready before running a due timer.
+            if crate::fetch::busy() {
+                crate::fetch::wait(context, Some(std::time::Duration::ZERO))?;
+                if !self.promise_jobs.borrow().is_empty() || !self.generic_jobs.borrow().is_empty() {
+                    continue;
+                }
             }
             let timer = self.timers.borrow_mut().remove(&key);
             match timer {

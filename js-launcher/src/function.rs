@@ -149,6 +149,9 @@ pub fn invoke(main: &JsObject, args: &str, ctx: &mut Context, executor: &Rc<Exec
     if outcome.is_error {
         executor.clear();
     }
+    // [fetch] nothing network-related outlives an invocation (not even a request started by a
+    // `toJSON` of the result).
+    crate::fetch::clear();
     if outcome.json.len() > MAX_PAYLOAD {
         return failed(plain_error(&format!(
             "result is {} bytes, over the 1 MiB limit ({MAX_PAYLOAD} bytes)",

@@ -21,6 +21,7 @@
 mod console;
 mod engine;
 mod executor;
+mod fetch;
 mod function;
 mod payload;
 mod platform;

@@ -2,6 +2,9 @@
 //! the same launcher is built for the host (Linux) as the "Boa as a process" baseline of the
 //! benchmarks (`js-launcher FN.js [ARGS_JSON]`).
 
+// [fetch] non-blocking connect and poll, for the host and the guest.
+pub mod net;
+
 #[cfg(target_os = "hermit")]
 pub use libos::{fill_random, invocation, monotonic_ns, raw_app_args, realtime_ns, write_stderr, write_stdout};
 
