@@ -5,47 +5,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
+use common::fetch_server::Server;
 use common::{last_line, node, root, run_with_timeout, stderr};
-
-/// The test server; killed on drop (and it exits by itself when our stdin pipe closes).
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start() -> Self {
-        let mut child = Command::new("node")
-            .arg(root().join("seuss-cli/node/fetch-server.mjs"))
-            .arg("120000")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting node fetch-server.mjs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("server's first line");
-        let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("server said {line:?}: {e}"));
-        let port = v["port"].as_u64().expect("port") as u16;
-        Server { child, port }
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The host js-launcher (built by `cargo xtask build-test-images`).
 fn launcher() -> PathBuf {

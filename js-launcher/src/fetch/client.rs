@@ -382,7 +382,7 @@ impl<W> Client<W> {
                                 task.stage = Stage::Writing;
                                 continue;
                             }
-                            Err(err) if *next >= addrs.len() => return Err(NetError::Connect { addr, err: sys::connect_error(&addr, err) }),
+                            Err(err) if *next >= addrs.len() => return Err(NetError::Connect { addr, err: sys::connect_error(&task.origin().0, &addr, err) }),
                             Err(_) => task.conn = None,
                         }
                     }
@@ -393,7 +393,7 @@ impl<W> Client<W> {
                             task.conn = Some(conn);
                             ready = false;
                         }
-                        Err(err) if *next >= addrs.len() => return Err(NetError::Connect { addr, err: sys::connect_error(&addr, err) }),
+                        Err(err) if *next >= addrs.len() => return Err(NetError::Connect { addr, err: sys::connect_error(&task.origin().0, &addr, err) }),
                         Err(_) => {}
                     }
                 }

@@ -210,12 +210,18 @@ pub fn poll(entries: &mut [PollEntry], timeout: Option<Duration>) -> io::Result<
     sys::poll(entries, timeout_ms(timeout))
 }
 
-/// The error a failed connect to `addr` reports to the function. The platform may know more
-/// than the errno says (the guest's egress policy refusing an address explains itself):
-/// an error carrying its own text reaches the JS `cause.message` verbatim. Today both
-/// platforms pass the OS error through unchanged.
-pub fn connect_error(addr: &SocketAddr, err: io::Error) -> io::Error {
-    let _ = addr;
+/// The error a failed connect to `host` (resolved to `addr`) reports to the function. In the
+/// guest, `EACCES` means the hypervisor's egress policy refused the address (libos asks the
+/// host before connecting): the error then explains itself and names the flag to change, and
+/// its text reaches the JS `cause.message` verbatim. Other errors pass through unchanged.
+pub fn connect_error(host: &str, addr: &SocketAddr, err: io::Error) -> io::Error {
+    if cfg!(target_os = "hermit") && err.raw_os_error() == Some(13) {
+        let port = addr.port();
+        return io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("connection to {host}:{port} refused by the seuss egress policy: allow it with --allow-net {host}:{port}"),
+        );
+    }
     err
 }
 

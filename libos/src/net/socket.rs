@@ -278,6 +278,12 @@ impl Stack {
             Kind::Tcp { connecting: true, .. } => return -EALREADY,
             Kind::Tcp { .. } => {}
         }
+        // The guest's own loopback has no listener this stack could reach (smoltcp has no
+        // loopback interface here): refused, as a Linux host refuses a closed local port.
+        if ip.octets()[0] == 127 {
+            self.entry(fd).expect("present").error = -ECONNREFUSED;
+            return -ECONNREFUSED;
+        }
         if !self.egress_allowed(ip, remote.port, 6) {
             self.entry(fd).expect("present").error = -EACCES;
             return -EACCES;

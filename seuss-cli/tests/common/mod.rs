@@ -4,6 +4,8 @@
 //! its own, it builds them once through `cargo xtask build-test-images`.
 #![allow(dead_code)]
 
+pub mod fetch_server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
