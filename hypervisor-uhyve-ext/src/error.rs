@@ -60,6 +60,9 @@ pub enum Error {
         /// Guest instruction pointer.
         rip: u64,
     },
+    /// The snapshot was made for another CPU (see `cpu_contract.rs`).
+    #[error("snapshot cannot run on this host: {0}")]
+    Incompatible(String),
     /// The caller used the instance in the wrong state.
     #[error("instance is {0}, which does not allow this operation")]
     State(&'static str),
@@ -74,7 +77,7 @@ impl Error {
             Error::Image(_) => ErrorKind::Usage,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Hypercall { .. } | Error::Crash { .. } => ErrorKind::Guest,
-            Error::Kvm(_) | Error::Memory(..) | Error::VcpuState(_) => ErrorKind::Host,
+            Error::Kvm(_) | Error::Memory(..) | Error::VcpuState(_) | Error::Incompatible(_) => ErrorKind::Host,
         }
     }
 }

@@ -82,6 +82,8 @@
 //! | [`snapshot`] | load, clone, capture, the warm path (file format: `snapfmt`) |
 //! | [`cache`] | LRU cache of function snapshots over a runtime snapshot |
 //! | [`cpu_state`] | vCPU state in and out of KVM |
+//! | `cpu_contract` | the CPU a snapshot's guest was promised, checked before a clone runs |
+//! | [`store`] | the page store: pages kept once by content, compressed, materialised for clones |
 //! | `stats` | [`Summary`]: sample statistics |
 //! | `freshness` | what differs per invocation: wall clock, entropy, ids (internal) |
 //! | `watchdog` | wall-clock deadlines that interrupt `KVM_RUN` (internal) |
@@ -91,6 +93,7 @@
 pub mod cache;
 mod cold;
 mod config;
+mod cpu_contract;
 pub mod cpu_state;
 mod error;
 pub mod files;
@@ -104,6 +107,7 @@ mod output;
 pub mod seuss_calls;
 pub mod snapshot;
 mod stats;
+pub mod store;
 pub mod uhyve_calls;
 pub mod vm;
 mod watchdog;
@@ -124,5 +128,6 @@ pub use outcome::{Event, LogLine, Marks, Outcome};
 pub use output::TRUNCATED_NOTE;
 pub use seuss_abi::{Hypercall, Phase, MAX_PAYLOAD, MAX_SOURCE};
 pub use snapfmt::{ImageRef, Kind, SnapshotId};
-pub use snapshot::{capture, image_ref, warm_snapshot, Captured, LoadError, Loaded, SnapshotError};
+pub use snapshot::{capture, capture_to_store, image_ref, warm_snapshot, warm_snapshot_to_store, Captured, LoadError, Loaded, SnapshotError};
+pub use store::{Codec, PageStore, StoreError, StoreStats};
 pub use stats::Summary;

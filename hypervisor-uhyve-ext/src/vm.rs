@@ -1,6 +1,7 @@
 //! A KVM VM with one vCPU over a [`GuestRam`], in uhyve's initial machine state.
 
-use kvm_bindings::{kvm_segment, kvm_userspace_memory_region, KVM_MAX_CPUID_ENTRIES};
+use kvm_bindings::{kvm_cpuid_entry2, kvm_segment, kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES};
+use snapfmt::CpuidLeaf;
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 
 use crate::image::EntryState;
@@ -31,12 +32,36 @@ pub struct Vm {
     pub(crate) ram: GuestRam,
     /// TSC frequency of the vCPU in kHz, if KVM reports one.
     pub(crate) tsc_khz: Option<u32>,
+    /// The CPUID leaves the vCPU was given.
+    pub(crate) cpuid: Vec<CpuidLeaf>,
+}
+
+/// The CPUID this host offers a guest: KVM's supported leaves with the hypervisor and MSR
+/// bits set, as uhyve does.
+pub fn host_cpuid(kvm_sys: &Kvm) -> Result<Vec<CpuidLeaf>, KvmError> {
+    Ok(supported_cpuid(kvm_sys)?
+        .as_slice()
+        .iter()
+        .map(|e| CpuidLeaf { function: e.function, index: e.index, eax: e.eax, ebx: e.ebx, ecx: e.ecx, edx: e.edx })
+        .collect())
+}
+
+fn supported_cpuid(kvm_sys: &Kvm) -> Result<CpuId, KvmError> {
+    let mut cpuid = kvm("get supported CPUID", kvm_sys.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES))?;
+    for e in cpuid.as_mut_slice() {
+        if e.function == 1 {
+            e.ecx |= 1 << 31; // hypervisor present, as uhyve
+            e.edx |= 1 << 5; // MSR
+        }
+    }
+    Ok(cpuid)
 }
 
 impl Vm {
-    /// Creates a VM with `ram` as memory slot 0 and one vCPU. With `dirty_log`, KVM records
+    /// Creates a VM with `ram` as memory slot 0 and one vCPU with the CPUID `cpuid` (a
+    /// snapshot's, for a clone) or this host's ([`host_cpuid`]). With `dirty_log`, KVM records
     /// which pages the guest writes ([`Vm::take_dirty_pages`]): clones use it to reset.
-    pub fn new(kvm_sys: &Kvm, ram: GuestRam, dirty_log: bool) -> Result<Self, KvmError> {
+    pub fn new(kvm_sys: &Kvm, ram: GuestRam, dirty_log: bool, cpuid: Option<&[CpuidLeaf]>) -> Result<Self, KvmError> {
         let vm = kvm("create VM", kvm_sys.create_vm())?;
         let region = kvm_userspace_memory_region {
             slot: 0,
@@ -49,16 +74,34 @@ impl Vm {
         // after the VM fd (fields drop in declaration order: vm, vcpu, ram).
         kvm("set memory region", unsafe { vm.set_user_memory_region(region) })?;
         let vcpu = kvm("create vCPU", vm.create_vcpu(0))?;
-        let mut cpuid = kvm("get supported CPUID", kvm_sys.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES))?;
-        for e in cpuid.as_mut_slice() {
-            if e.function == 1 {
-                e.ecx |= 1 << 31; // hypervisor present, as uhyve
-                e.edx |= 1 << 5; // MSR
-            }
-        }
-        kvm("set CPUID", vcpu.set_cpuid2(&cpuid))?;
+        let supported = supported_cpuid(kvm_sys)?;
+        let leaves: Vec<CpuidLeaf> = match cpuid {
+            Some(l) => l.to_vec(),
+            None => supported
+                .as_slice()
+                .iter()
+                .map(|e| CpuidLeaf { function: e.function, index: e.index, eax: e.eax, ebx: e.ebx, ecx: e.ecx, edx: e.edx })
+                .collect(),
+        };
+        // KVM's flags (which leaves take a sub-leaf index) come from its own list.
+        let flags = |f: u32, i: u32| supported.as_slice().iter().find(|e| e.function == f && e.index == i).map_or(0, |e| e.flags);
+        let entries: Vec<kvm_cpuid_entry2> = leaves
+            .iter()
+            .map(|l| kvm_cpuid_entry2 {
+                function: l.function,
+                index: l.index,
+                eax: l.eax,
+                ebx: l.ebx,
+                ecx: l.ecx,
+                edx: l.edx,
+                flags: flags(l.function, l.index),
+                ..Default::default()
+            })
+            .collect();
+        let cpuid2 = CpuId::from_entries(&entries).map_err(|_| KvmError { what: "build CPUID", source: kvm_ioctls::Error::new(libc::E2BIG) })?;
+        kvm("set CPUID", vcpu.set_cpuid2(&cpuid2))?;
         let tsc_khz = vcpu.get_tsc_khz().ok().filter(|k| *k > 0);
-        Ok(Self { vm, vcpu, ram, tsc_khz })
+        Ok(Self { vm, vcpu, ram, tsc_khz, cpuid: leaves })
     }
 
     /// The guest pages written since the last call (or since the VM was made), as page numbers

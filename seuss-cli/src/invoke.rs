@@ -36,6 +36,9 @@ pub struct InvokeArgs {
     /// Write latency statistics (JSON) to this file.
     #[arg(long, value_name = "FILE")]
     stats: Option<PathBuf>,
+    /// The page store holding the snapshot's pages (`seuss snapshot --store DIR`).
+    #[arg(long, value_name = "DIR")]
+    store: Option<PathBuf>,
 }
 
 /// Runs the command.
@@ -46,7 +49,10 @@ pub fn invoke(a: InvokeArgs) -> Result<ExitCode> {
             usage!("--stats {}: directory {} does not exist", a.stats.as_ref().unwrap().display(), parent.display());
         }
     }
-    let snap = Loaded::open(&a.snapshot)?;
+    let snap = match &a.store {
+        Some(dir) => Loaded::open_in_store(&a.snapshot, &std::sync::Arc::new(seuss_hv::PageStore::open(dir, seuss_hv::Codec::Zstd)?))?,
+        None => Loaded::open(&a.snapshot)?,
+    };
     if snap.parked_call() != Hypercall::NextInvocation {
         let s = a.snapshot.display();
         usage!("{s} is a runtime snapshot: make a function snapshot with `seuss snapshot --from {s} --function fn.js -o fn.snap`");

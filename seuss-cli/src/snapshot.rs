@@ -28,6 +28,10 @@ pub struct SnapshotArgs {
     /// Where to write the snapshot (not one of the inputs).
     #[arg(short, long)]
     output: PathBuf,
+    /// With --from: keep the function snapshot's pages in the page store in DIR (deduplicated
+    /// and compressed; the output file then holds the header alone).
+    #[arg(long, value_name = "DIR", requires = "from")]
+    store: Option<PathBuf>,
     #[command(flatten)]
     memory: MemoryArg,
     #[command(flatten)]
@@ -65,7 +69,15 @@ pub fn snapshot(a: SnapshotArgs) -> Result<ExitCode> {
             usage!("-o {} is a parent of --from {}: write the snapshot to another file", a.output.display(), from.display());
         }
         let source = std::fs::read_to_string(function).with_context(|| format!("--function: reading {}", function.display()))?;
-        let snap = seuss_hv::warm_snapshot(&kvm, &runtime, &source, &config, &a.output)?;
+        let snap = match &a.store {
+            Some(dir) => {
+                let store = std::sync::Arc::new(seuss_hv::PageStore::open(dir, seuss_hv::Codec::Zstd)?);
+                let snap = seuss_hv::warm_snapshot_to_store(&kvm, &runtime, &source, &config, &a.output, &store)?;
+                store.sync()?;
+                snap
+            }
+            None => seuss_hv::warm_snapshot(&kvm, &runtime, &source, &config, &a.output)?,
+        };
         report(&snap, t0.elapsed());
         return Ok(ExitCode::SUCCESS);
     }

@@ -60,6 +60,60 @@ pub struct PageRun {
     pub count: u64,
 }
 
+/// A page's content hash in a page store: `xxh3_128` of its [`PAGE_SIZE`] bytes, big-endian.
+/// The all-zero page has a hash like any other; stores never keep it (see [`PageHash::of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PageHash(pub [u8; 16]);
+
+impl PageHash {
+    /// The hash of `page` (which should be [`PAGE_SIZE`] bytes).
+    pub fn of(page: &[u8]) -> Self {
+        PageHash(xxhash_rust::xxh3::xxh3_128(page).to_be_bytes())
+    }
+
+    /// The hash of the all-zero page.
+    pub fn zero() -> Self {
+        Self::of(&[0u8; PAGE_SIZE as usize])
+    }
+}
+
+/// Where a snapshot's stored pages are.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Pages {
+    /// In the file's data section, run after run (a self-contained file).
+    Inline,
+    /// In a page store, by content: one hash per stored page, in run order (the file has no
+    /// data section). Identical pages of many snapshots are kept once by the store.
+    Store(Vec<PageHash>),
+}
+
+/// One CPUID leaf as the guest saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuidLeaf {
+    /// EAX input.
+    pub function: u32,
+    /// ECX input (sub-leaf).
+    pub index: u32,
+    /// Output registers.
+    pub eax: u32,
+    /// Output registers.
+    pub ebx: u32,
+    /// Output registers.
+    pub ecx: u32,
+    /// Output registers.
+    pub edx: u32,
+}
+
+/// What the guest was promised about its CPU: a clone must run where these still hold (same
+/// vendor, no feature missing, the same TSC frequency).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuContract {
+    /// The CPUID leaves the guest was given.
+    pub cpuid: Vec<CpuidLeaf>,
+    /// The TSC frequency the guest was told, in kHz.
+    pub tsc_khz: Option<u32>,
+}
+
 /// Everything about a snapshot except its page contents.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
@@ -80,6 +134,10 @@ pub struct Header {
     /// The stored pages, in file order: sorted by `first_page`, non-overlapping, non-empty,
     /// inside guest memory.
     pub runs: Vec<PageRun>,
+    /// Where the stored pages' contents are.
+    pub pages: Pages,
+    /// The CPU the guest ran on.
+    pub cpu: CpuContract,
     /// When the snapshot was taken, in nanoseconds since the Unix epoch.
     pub created_unix_ns: i64,
 }
@@ -129,11 +187,27 @@ impl Header {
                 })?;
             next_free = run_end;
         }
+        if let Pages::Store(hashes) = &self.pages {
+            if hashes.len() as u64 != self.stored_pages() {
+                return Err(inconsistent(format!(
+                    "{} page hashes for {} stored pages",
+                    hashes.len(),
+                    self.stored_pages()
+                )));
+            }
+        }
+        if self.cpu.cpuid.len() > 1024 {
+            return Err(inconsistent(format!("{} CPUID leaves (at most 1024)", self.cpu.cpuid.len())));
+        }
         Ok(())
     }
 
-    /// Bytes of data this header describes: `stored_pages() * PAGE_SIZE`, checked.
+    /// Bytes of data this header describes: `stored_pages() * PAGE_SIZE` for inline pages, 0
+    /// for pages in a store; checked.
     pub(crate) fn data_len(&self) -> Result<u64, SnapError> {
+        if let Pages::Store(_) = self.pages {
+            return Ok(0);
+        }
         self.runs
             .iter()
             .try_fold(0u64, |acc, r| acc.checked_add(r.count))

@@ -10,8 +10,9 @@ use crate::error::{inconsistent, SnapError};
 /// header types (their fields, order or encoding) or the data layout bumps it.
 ///
 /// History: 1, the first format; 2, `pending_port` and `pending_params_gpa` left the header
-/// (the kind names the call, the saved `rdi` its parameters).
-pub const FORMAT_VERSION: u32 = 2;
+/// (the kind names the call, the saved `rdi` its parameters); 3, pages may live in a page
+/// store (`Header::pages`), and the CPU contract (`Header::cpu`) is recorded.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Size of a guest page and the alignment of the data section, in bytes.
 pub const PAGE_SIZE: u64 = 4096;

@@ -20,7 +20,7 @@
 //!         |   56  preamble_checksum  u64      xxh3_64(bytes 0..56)         |
 //!      64 +-----------------------------------------------------------------+
 //!         | header: postcard-encoded `Header`, header_len bytes             |
-//!         |   (kind, image, guest memory, parent, vCPU, runs, time)   |
+//!         |   (kind, image, memory, parent, vCPU, runs, pages, CPU) |
 //!  64+hl  +-----------------------------------------------------------------+
 //!         | zero padding up to the next PAGE_SIZE boundary                  |
 //!  data_  +-----------------------------------------------------------------+
@@ -82,7 +82,7 @@ mod read;
 mod write;
 
 pub use error::SnapError;
-pub use header::{Header, ImageRef, Kind, PageRun, ParentRef, VcpuState};
+pub use header::{CpuContract, CpuidLeaf, Header, ImageRef, Kind, PageHash, PageRun, Pages, ParentRef, VcpuState};
 pub use id::{ParseSnapshotIdError, SnapshotId};
 pub use layout::{FORMAT_VERSION, MAGIC, MAX_HEADER_LEN, PAGE_SIZE, PREAMBLE_SIZE};
 pub use read::{decode, Decoded, Snapshot};

@@ -153,6 +153,9 @@ impl Snapshot {
     /// [`PAGE_SIZE`] bytes long; a wrong length or an index past the stored pages is an
     /// [`io::ErrorKind::InvalidInput`] error.
     pub fn read_page(&self, index: u64, buf: &mut [u8]) -> Result<(), SnapError> {
+        if let crate::header::Pages::Store(_) = self.header.pages {
+            return Err(invalid_input("this snapshot's pages are in a page store, not in the file".into()));
+        }
         if buf.len() as u64 != PAGE_SIZE {
             return Err(invalid_input(format!("page buffer has {} bytes, not {PAGE_SIZE}", buf.len())));
         }

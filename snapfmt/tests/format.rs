@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use snapfmt::{
-    decode, encode, write, Header, ImageRef, Kind, PageRun, ParentRef, SnapError, Snapshot, SnapshotId, VcpuState,
-    FORMAT_VERSION, MAGIC, PAGE_SIZE, PREAMBLE_SIZE,
+    decode, encode, write, CpuContract, CpuidLeaf, Header, ImageRef, Kind, PageHash, PageRun, Pages, ParentRef, SnapError,
+    Snapshot, SnapshotId, VcpuState, FORMAT_VERSION, MAGIC, PAGE_SIZE, PREAMBLE_SIZE,
 };
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -29,6 +29,8 @@ fn header(runs: Vec<PageRun>, parent: Option<ParentRef>) -> Header {
             msrs: vec![(0xc000_0080, 0xd01), (0x10, u64::MAX)],
         },
         runs,
+        pages: Pages::Inline,
+        cpu: CpuContract { cpuid: vec![CpuidLeaf { function: 1, index: 0, eax: 1, ebx: 2, ecx: 3, edx: 4 }], tsc_khz: Some(2_000_000) },
         created_unix_ns: 1_700_000_000_123_456_789,
     }
 }
@@ -465,4 +467,27 @@ fn every_corruption_sampled_across_the_file_errors() {
     for cut in (0..f.len()).step_by(61) {
         assert!(decode(&f[..cut]).is_err(), "prefix of {cut} bytes accepted");
     }
+}
+
+#[test]
+fn store_backed_snapshots_have_no_data_and_one_hash_per_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let mut h = sample_header();
+    let n = h.stored_pages() as usize;
+    h.pages = Pages::Store((0..n).map(|i| PageHash::of(&[i as u8; 4096])).collect());
+    let path = dir.join("s.snap");
+    write(&path, &h, &[]).unwrap();
+    let s = Snapshot::open(&path).unwrap();
+    assert_eq!(s.data_len(), 0);
+    assert_eq!(s.header().pages, h.pages);
+    let mut page = vec![0u8; 4096];
+    assert!(s.read_page(0, &mut page).is_err(), "pages in a store are not in the file");
+    // One hash short is inconsistent, for the writer and the readers.
+    let mut bad = h.clone();
+    if let Pages::Store(v) = &mut bad.pages {
+        v.pop();
+    }
+    assert!(matches!(write(&dir.join("bad.snap"), &bad, &[]), Err(SnapError::Inconsistent(_))));
+    assert_ne!(PageHash::zero(), PageHash::of(&[1u8; 4096]));
 }

@@ -15,7 +15,7 @@ use crate::net::Network;
 use crate::outcome::Marks;
 use crate::output::Output;
 use crate::snapshot::Loaded;
-use crate::vm::Vm;
+use crate::vm::{host_cpuid, Vm};
 
 impl Instance {
     /// The pages written since the last reset, by the guest and by the host (sorted). They are
@@ -45,7 +45,7 @@ impl Instance {
         check_memory(config.memory).map_err(Error::Config)?;
         let network = Network::new(&config.network).map_err(|e| Error::Config(e.to_string()))?;
         let ram = GuestRam::anonymous(image::RAM_BASE, config.memory).map_err(|e| Error::Memory(config.memory, e))?;
-        let mut vm = Vm::new(kvm, ram, false)?;
+        let mut vm = Vm::new(kvm, ram, false, None)?;
         let params = BootParams {
             args: &config.args,
             env: &config.env,
@@ -74,7 +74,7 @@ impl Instance {
     #[cfg(test)]
     pub(crate) fn boot_raw(kvm: &Kvm, code: &[u8], config: &Config) -> Result<Self, Error> {
         let ram = GuestRam::anonymous(image::RAM_BASE, config.memory).map_err(|e| Error::Memory(config.memory, e))?;
-        let mut vm = Vm::new(kvm, ram, false)?;
+        let mut vm = Vm::new(kvm, ram, false, None)?;
         let entry = image::load_raw(code, &mut vm.ram);
         vm.set_entry_state(&entry)?;
         Ok(Self {
@@ -102,7 +102,10 @@ impl Instance {
         let network = Network::new(&config.network).map_err(|e| Error::Config(e.to_string()))?;
         let ram = GuestRam::from_layers(h.guest_memory_base, h.guest_memory_bytes, &snap.layers())
             .map_err(|e| Error::Memory(h.guest_memory_bytes, e))?;
-        let vm = Vm::new(kvm, ram, true)?;
+        let contract = &h.cpu;
+        let vm = Vm::new(kvm, ram, true, (!contract.cpuid.is_empty()).then_some(&contract.cpuid[..]))?;
+        crate::cpu_contract::check(contract, &host_cpuid(kvm)?, vm.tsc_khz)
+            .map_err(|why| Error::Incompatible(format!("{}: {why}", snap.path().display())))?;
         snap.vcpu().restore(&vm.vcpu)?;
         Ok(Self {
             vm,

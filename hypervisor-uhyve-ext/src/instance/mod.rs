@@ -168,6 +168,11 @@ impl Instance {
         }
     }
 
+    /// The CPU this guest was given (recorded in its snapshots).
+    pub(crate) fn cpu_contract(&self) -> snapfmt::CpuContract {
+        snapfmt::CpuContract { cpuid: self.vm.cpuid.clone(), tsc_khz: self.vm.tsc_khz }
+    }
+
     /// The guest's instruction pointer (0 if KVM cannot tell), for error messages.
     pub(crate) fn rip(&self) -> u64 {
         self.vm.vcpu.get_regs().map(|r| r.rip).unwrap_or(0)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use kvm_ioctls::Kvm;
 use seuss_abi::Hypercall;
-use snapfmt::{Header, ImageRef, Kind, PageRun, ParentRef, SnapshotId, PAGE_SIZE};
+use snapfmt::{Header, ImageRef, Kind, PageRun, Pages, ParentRef, SnapshotId, PAGE_SIZE};
 
 use super::loaded::{LoadError, Loaded};
 use crate::config::Config;
@@ -15,6 +15,7 @@ use crate::error::{Error, ErrorKind};
 use crate::freshness::unix_now_ns;
 use crate::instance::Instance;
 use crate::outcome::Event;
+use crate::store::{PageStore, StoreError};
 
 /// Largest gap (in pages) merged into a run when storing.
 const MERGE_GAP: u64 = 8;
@@ -45,6 +46,9 @@ pub enum SnapshotError {
     /// Reading guest memory or /proc failed.
     #[error("snapshot I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The page store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The function did not import (its own error message).
     #[error("the function could not be imported: {0}")]
     Import(String),
@@ -57,7 +61,11 @@ impl SnapshotError {
             SnapshotError::NotCapturable(_) => ErrorKind::Usage,
             SnapshotError::Instance(e) => e.kind(),
             SnapshotError::Import(_) => ErrorKind::Guest,
-            SnapshotError::Load(_) | SnapshotError::Write { .. } | SnapshotError::VcpuState(_) | SnapshotError::Io(_) => {
+            SnapshotError::Load(_)
+            | SnapshotError::Write { .. }
+            | SnapshotError::VcpuState(_)
+            | SnapshotError::Io(_)
+            | SnapshotError::Store(_) => {
                 ErrorKind::Host
             }
         }
@@ -101,10 +109,21 @@ pub struct Captured {
     pub candidate_pages: u64,
 }
 
-/// Captures `inst` (parked in an ask hypercall) to `out`. `image` names the image it came
-/// from; the parent is the snapshot `inst` was cloned from, if any. `out` may not be a file of
-/// the parent chain (a snapshot that overwrote its own parent could never be loaded).
+/// Captures `inst` (parked in an ask hypercall) to `out`, a self-contained file. `image` names
+/// the image it came from; the parent is the snapshot `inst` was cloned from, if any. `out` may
+/// not be a file of the parent chain (a snapshot that overwrote its own parent could never be
+/// loaded).
 pub fn capture(inst: &mut Instance, out: &Path, image: ImageRef) -> Result<Captured, SnapshotError> {
+    capture_into(inst, out, image, None)
+}
+
+/// As [`capture`], but the pages go into `store` (kept once by content, compressed) and `out`
+/// holds the header alone; open it with [`Loaded::open_in_store`].
+pub fn capture_to_store(inst: &mut Instance, out: &Path, image: ImageRef, store: &PageStore) -> Result<Captured, SnapshotError> {
+    capture_into(inst, out, image, Some(store))
+}
+
+fn capture_into(inst: &mut Instance, out: &Path, image: ImageRef, store: Option<&PageStore>) -> Result<Captured, SnapshotError> {
     let call = inst.parked_call().ok_or_else(|| SnapshotError::NotCapturable("the guest is not parked in an ask hypercall".into()))?;
     if let Some(why) = inst.snapshot_obstacle() {
         return Err(SnapshotError::NotCapturable(why));
@@ -120,6 +139,7 @@ pub fn capture(inst: &mut Instance, out: &Path, image: ImageRef) -> Result<Captu
     let kind = if call == Hypercall::FunctionSource { Kind::Runtime } else { Kind::Function };
     cpu_state::settle(inst.vcpu_mut())?;
     let vcpu = cpu_state::save(inst.vcpu_mut())?;
+    let cpu = inst.cpu_contract();
     let ram = inst.ram();
     let candidates = ram.private_pages()?;
     let mut keep = Vec::new();
@@ -129,7 +149,7 @@ pub fn capture(inst: &mut Instance, out: &Path, image: ImageRef) -> Result<Captu
         let same = match &parent {
             None => ours.iter().all(|b| *b == 0),
             Some(p) => {
-                p.read_page(page, &mut theirs)?;
+                p.read_page(page, &mut theirs);
                 ours == &theirs[..]
             }
         };
@@ -139,10 +159,26 @@ pub fn capture(inst: &mut Instance, out: &Path, image: ImageRef) -> Result<Captu
     }
     let runs = runs_of(&keep);
     let stored: u64 = runs.iter().map(|r| r.count).sum();
-    let mut data = Vec::with_capacity((stored * PAGE_SIZE) as usize);
-    for r in &runs {
-        data.extend_from_slice(ram.slice(ram.base() + r.first_page * PAGE_SIZE, r.count * PAGE_SIZE).expect("runs lie inside RAM"));
-    }
+    let mut data = Vec::new();
+    let pages = match store {
+        None => {
+            data.reserve((stored * PAGE_SIZE) as usize);
+            for r in &runs {
+                data.extend_from_slice(ram.slice(ram.base() + r.first_page * PAGE_SIZE, r.count * PAGE_SIZE).expect("runs lie inside RAM"));
+            }
+            Pages::Inline
+        }
+        Some(store) => {
+            let mut hashes = Vec::with_capacity(stored as usize);
+            for r in &runs {
+                for p in r.first_page..r.first_page + r.count {
+                    let page = ram.slice(ram.base() + p * PAGE_SIZE, PAGE_SIZE).expect("runs lie inside RAM");
+                    hashes.push(store.put(page)?);
+                }
+            }
+            Pages::Store(hashes)
+        }
+    };
     let header = Header {
         kind,
         abi_version: seuss_abi::ABI_VERSION,
@@ -152,6 +188,8 @@ pub fn capture(inst: &mut Instance, out: &Path, image: ImageRef) -> Result<Captu
         parent: parent.as_ref().map(|p| ParentRef { id: p.id(), path: parent_path_for(out, p.path()) }),
         vcpu,
         runs,
+        pages,
+        cpu,
         created_unix_ns: unix_now_ns(),
     };
     let id = snapfmt::write(out, &header, &data).map_err(|source| SnapshotError::Write { path: out.display().to_string(), source })?;
@@ -172,6 +210,30 @@ pub fn warm_snapshot(
     source: &str,
     config: &Config,
     out: &Path,
+) -> Result<Arc<Loaded>, SnapshotError> {
+    warm_into(kvm, runtime, source, config, out, None)
+}
+
+/// The warm path into a page store: as [`warm_snapshot`], with the function snapshot's pages in
+/// `store` and `out` holding its header.
+pub fn warm_snapshot_to_store(
+    kvm: &Kvm,
+    runtime: &Arc<Loaded>,
+    source: &str,
+    config: &Config,
+    out: &Path,
+    store: &Arc<PageStore>,
+) -> Result<Arc<Loaded>, SnapshotError> {
+    warm_into(kvm, runtime, source, config, out, Some(store))
+}
+
+fn warm_into(
+    kvm: &Kvm,
+    runtime: &Arc<Loaded>,
+    source: &str,
+    config: &Config,
+    out: &Path,
+    store: Option<&Arc<PageStore>>,
 ) -> Result<Arc<Loaded>, SnapshotError> {
     let _span = tracing::debug_span!("warm_snapshot", out = %out.display()).entered();
     if runtime.parked_call() != Hypercall::FunctionSource {
@@ -199,8 +261,8 @@ pub fn warm_snapshot(
         }
     }
     let image = runtime.header().image.clone();
-    capture(&mut inst, out, image)?;
-    Ok(Loaded::open_with_parent(out, runtime)?)
+    capture_into(&mut inst, out, image, store.map(|s| &**s))?;
+    Ok(Loaded::open_with_parent_in(out, runtime, store)?)
 }
 
 #[cfg(test)]

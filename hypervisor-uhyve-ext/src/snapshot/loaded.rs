@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use seuss_abi::Hypercall;
-use snapfmt::{Header, Kind, Snapshot, SnapshotId, PAGE_SIZE};
+use snapfmt::{Header, Kind, Pages, Snapshot, SnapshotId, PAGE_SIZE};
 
 use crate::config::check_memory;
 use crate::cpu_state::{Loadable, StateError};
 use crate::error::ErrorKind;
 use crate::image::RAM_BASE;
 use crate::memory::Layer;
+use crate::store::PageStore;
 
 /// Most links in a snapshot chain (a function snapshot over a runtime snapshot is 2).
 pub const MAX_CHAIN_DEPTH: usize = 8;
@@ -55,6 +56,14 @@ pub enum LoadError {
         /// Ours.
         expected: u32,
     },
+    /// A store-backed snapshot's pages could not be materialised.
+    #[error("{path}: {source}")]
+    Store {
+        /// Which file.
+        path: String,
+        /// Why.
+        source: crate::store::StoreError,
+    },
     /// The stored vCPU state does not fit this KVM.
     #[error("{path}: {source}")]
     VcpuState {
@@ -85,31 +94,26 @@ pub struct Loaded {
     file_id: (u64, u64),
     /// The stored pages, mapped read-only (the source of clone resets).
     data: DataMap,
+    /// Where the pages of a store-backed snapshot were materialised (clones map it).
+    memfd: Option<std::os::fd::OwnedFd>,
 }
 
 /// A read-only shared mapping of a snapshot file's page data (`None` when it stores none).
 struct DataMap(Option<(std::ptr::NonNull<u8>, usize)>);
 
 impl DataMap {
-    fn new(snap: &Snapshot) -> std::io::Result<Self> {
-        let len = snap.data_len() as usize;
+    /// Maps `len` bytes of `fd` at `offset` read-only.
+    fn new(fd: std::os::fd::RawFd, offset: u64, len: u64) -> std::io::Result<Self> {
+        let len = len as usize;
         if len == 0 {
             return Ok(Self(None));
         }
-        // SAFETY: a fresh read-only mapping of `len` bytes of a validated snapshot file at its
-        // page-aligned data offset (snapfmt checked the file holds them). Snapshot files are
-        // never modified in place (snapfmt writes a new file and renames it), so the bytes
-        // cannot change under the mapping.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                snap.file().as_raw_fd(),
-                snap.data_offset() as libc::off_t,
-            )
-        };
+        // SAFETY: a fresh read-only mapping of `len` bytes at a page-aligned offset of a
+        // validated snapshot file (snapfmt checked the file holds them) or of a memfd the store
+        // filled with exactly that many bytes. Snapshot files are never modified in place
+        // (snapfmt writes a new file and renames it) and the memfd is ours, so the bytes cannot
+        // change under the mapping.
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, fd, offset as libc::off_t) };
         if p == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
@@ -144,17 +148,30 @@ unsafe impl Send for DataMap {}
 unsafe impl Sync for DataMap {}
 
 impl Loaded {
-    /// Opens and validates `path` and its parents (read from disk).
+    /// Opens and validates `path` and its parents (read from disk). Snapshots whose pages are
+    /// in a page store need [`Loaded::open_in_store`].
     pub fn open(path: &Path) -> Result<Arc<Self>, LoadError> {
         let snap = open_file(path)?;
-        Self::open_chain(snap, None, &mut Vec::new())
+        Self::open_chain(snap, None, None, &mut Vec::new())
+    }
+
+    /// Opens `path` and its parents, taking pages kept in `store` from it (materialised into
+    /// memory that clones map: the snapshot is then in the mapped tier while this value lives).
+    pub fn open_in_store(path: &Path, store: &Arc<PageStore>) -> Result<Arc<Self>, LoadError> {
+        let snap = open_file(path)?;
+        Self::open_chain(snap, None, Some(store), &mut Vec::new())
     }
 
     /// Opens `path`, whose parent is the already loaded `parent` (checked by id): the warm
     /// path shares one loaded runtime snapshot among all its function snapshots.
     pub fn open_with_parent(path: &Path, parent: &Arc<Loaded>) -> Result<Arc<Self>, LoadError> {
+        Self::open_with_parent_in(path, parent, None)
+    }
+
+    /// As [`Loaded::open_with_parent`], with pages possibly in `store`.
+    pub fn open_with_parent_in(path: &Path, parent: &Arc<Loaded>, store: Option<&Arc<PageStore>>) -> Result<Arc<Self>, LoadError> {
         let snap = open_file(path)?;
-        Self::open_chain(snap, Some(parent.clone()), &mut Vec::new())
+        Self::open_chain(snap, Some(parent.clone()), store, &mut Vec::new())
     }
 
     /// Validates `snap` and links it to its parent; `seen` holds the files and ids of the
@@ -162,6 +179,7 @@ impl Loaded {
     fn open_chain(
         snap: Snapshot,
         known_parent: Option<Arc<Loaded>>,
+        store: Option<&Arc<PageStore>>,
         seen: &mut Vec<((u64, u64), SnapshotId)>,
     ) -> Result<Arc<Self>, LoadError> {
         let path = snap.path().to_path_buf();
@@ -194,7 +212,7 @@ impl Loaded {
                         let parent_snap = open_file(&parent_path)?;
                         snap.check_parent(Some(&parent_snap)).map_err(|source| LoadError::File { path: shown(), source })?;
                         seen.push((file_id, snap.id()));
-                        Self::open_chain(parent_snap, None, seen)?
+                        Self::open_chain(parent_snap, None, store, seen)?
                     }
                 };
                 snap.check_parent(Some(&parent.snap)).map_err(|source| LoadError::File { path: shown(), source })?;
@@ -213,8 +231,26 @@ impl Loaded {
                 stored += 1;
             }
         }
-        let data = DataMap::new(&snap).map_err(|e| LoadError::File { path: shown(), source: e.into() })?;
-        Ok(Arc::new(Self { snap, parent, vcpu, parked, index, file_id, data }))
+        let (data, memfd) = match (&snap.header().pages, store) {
+            (Pages::Inline, _) => {
+                let data = DataMap::new(snap.file().as_raw_fd(), snap.data_offset(), snap.data_len())
+                    .map_err(|e| LoadError::File { path: shown(), source: e.into() })?;
+                (data, None)
+            }
+            (Pages::Store(hashes), Some(store)) => {
+                let fd = store.materialize(hashes).map_err(|e| LoadError::Store { path: shown(), source: e })?;
+                let data = DataMap::new(fd.as_raw_fd(), 0, hashes.len() as u64 * PAGE_SIZE)
+                    .map_err(|e| LoadError::File { path: shown(), source: e.into() })?;
+                (data, Some(fd))
+            }
+            (Pages::Store(_), None) => {
+                return Err(LoadError::Invalid {
+                    path: shown(),
+                    detail: "its pages are in a page store: open it through the store (`--store DIR`)".into(),
+                })
+            }
+        };
+        Ok(Arc::new(Self { snap, parent, vcpu, parked, index, file_id, data, memfd }))
     }
 
     /// The leaf snapshot's header.
@@ -237,9 +273,15 @@ impl Loaded {
         self.parent.as_ref()
     }
 
-    /// Bytes of page data this snapshot stores (not counting its parent).
+    /// Bytes of page data this snapshot holds (not counting its parent): in its file, or
+    /// materialised from a store.
     pub fn stored_bytes(&self) -> u64 {
-        self.snap.data_len()
+        self.snap.header().stored_pages() * PAGE_SIZE
+    }
+
+    /// Whether its pages come from a page store.
+    pub fn in_store(&self) -> bool {
+        matches!(self.snap.header().pages, Pages::Store(_))
     }
 
     /// The ask hypercall the guest is parked in: FunctionSource for runtime snapshots,
@@ -278,7 +320,11 @@ impl Loaded {
             Some(p) => p.layers(),
             None => Vec::new(),
         };
-        v.push(Layer { fd: self.snap.file().as_raw_fd(), data_offset: self.snap.data_offset(), runs: &self.snap.header().runs });
+        let (fd, data_offset) = match &self.memfd {
+            Some(fd) => (fd.as_raw_fd(), 0),
+            None => (self.snap.file().as_raw_fd(), self.snap.data_offset()),
+        };
+        v.push(Layer { fd, data_offset, runs: &self.snap.header().runs });
         v
     }
 
@@ -293,17 +339,10 @@ impl Loaded {
     }
 
     /// Content of guest page `page` in this snapshot chain (zeros if no layer stores it).
-    pub(crate) fn read_page(&self, page: u64, buf: &mut [u8]) -> Result<(), LoadError> {
-        match (self.index.get(&page), &self.parent) {
-            (Some(&idx), _) => self
-                .snap
-                .read_page(idx, buf)
-                .map_err(|source| LoadError::File { path: self.path().display().to_string(), source }),
-            (None, Some(parent)) => parent.read_page(page, buf),
-            (None, None) => {
-                buf.fill(0);
-                Ok(())
-            }
+    pub(crate) fn read_page(&self, page: u64, buf: &mut [u8]) {
+        match self.page_data(page) {
+            Some(p) => buf.copy_from_slice(p),
+            None => buf.fill(0),
         }
     }
 }
