@@ -8,8 +8,11 @@
 
 use snapfmt::{CpuContract, CpuidLeaf};
 
+/// Reads one register of a leaf.
+type Register = fn(&CpuidLeaf) -> u32;
+
 /// Feature registers compared bit by bit: (leaf, sub-leaf, register name, register).
-const FEATURES: [(u32, u32, &str, fn(&CpuidLeaf) -> u32); 7] = [
+const FEATURES: [(u32, u32, &str, Register); 7] = [
     (1, 0, "ecx", |l| l.ecx),
     (1, 0, "edx", |l| l.edx),
     (7, 0, "ebx", |l| l.ebx),
