@@ -11,6 +11,7 @@ use crate::guest;
 
 /// Builds (or reuses) the runtime image: js-launcher with an empty payload.
 pub fn runtime_image() -> Result<PathBuf> {
+    crate::boa_patch::ensure()?;
     let manifest = crate::workspace_root().join("js-launcher/Cargo.toml");
     guest::cargo_build_guest(&manifest, &[])
 }
