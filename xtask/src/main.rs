@@ -4,14 +4,17 @@
 //! |---|---|
 //! | `setup` | installs what the project needs and is missing: the pinned nightly with `rust-src` and `llvm-tools`, stock uhyve 0.10.0, Node.js |
 //! | `build-image <CRATE_DIR \| FN.js \| --runtime> -o IMG` | builds a bootable unikernel image |
+//! | `bundle FN.js -o OUT` | the function with what it imports from `node_modules`, as one payload for the runtime path |
 //! | `demo` | set-up, build the examples, run them on stock uhyve (the README's first command) |
-//! | `test` | set-up, build the test images, run the whole test suite (the README's second command, `.ci/run`) |
+//! | `test` | set-up, build the test images, run the whole test suite (the README's second command, `.ci/run`), the CI part of test262 included |
+//! | `test262 [--host] [--ci] [--filter TEXT] [--update]` | the test262 sample in the unikernel (or as a Linux process), against `tests/test262/expectations.toml` |
 
 mod bench_cold;
 mod boa_patch;
 mod guest;
 mod jsimage;
 mod setup;
+mod test262;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -43,6 +46,15 @@ enum Cmd {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Write a function's payload (the function, bundled with what it imports from
+    /// node_modules) for the runtime path: `seuss run --runtime IMG --function OUT`.
+    Bundle {
+        /// The function (`.js`, `.mjs`, `.cjs`).
+        input: PathBuf,
+        /// Where to write the payload.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Set up, build the examples and run them on stock uhyve.
     Demo,
     /// Build every image the test suite uses into target/images (tests call this themselves
@@ -61,6 +73,22 @@ enum Cmd {
         /// Samples per figure (medians are reported).
         #[arg(short, default_value_t = 20)]
         n: usize,
+    },
+    /// Run the test262 sample (../shared/test262) inside the unikernel and compare with
+    /// tests/test262/expectations.toml: a new failure or a new pass fails the command.
+    Test262 {
+        /// Run js-launcher-test262 as a Linux process instead (the "Boa as a process" baseline).
+        #[arg(long)]
+        host: bool,
+        /// Only the CI-sized part (a few hundred tests, chosen by path order).
+        #[arg(long)]
+        ci: bool,
+        /// Only tests whose path contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Rewrite the expectations file from this run.
+        #[arg(long)]
+        update: bool,
     },
     /// Set up, build the test images and run the whole test suite.
     Test {
@@ -87,16 +115,26 @@ fn run(cli: Cli) -> Result<()> {
                 Some(js) if js.extension().is_some_and(|e| e == "js" || e == "mjs" || e == "cjs") => {
                     jsimage::build_function_image(&js, &output)
                 }
+                Some(file) if file.is_file() => bail!(
+                    "{}: build-image accepts a JavaScript function (.js, .mjs, .cjs) or a guest crate directory \
+                     (with a Cargo.toml), or --runtime",
+                    file.display()
+                ),
                 Some(dir) => guest::build_crate_image(&dir, &output),
                 None => unreachable!("clap requires INPUT unless --runtime"),
             }
         }
+        Cmd::Bundle { input, output } => jsimage::write_bundle(&input, &output),
         Cmd::Demo => demo(),
         Cmd::BuildTestImages => {
             setup::ensure_nightly()?;
             build_test_images()
         }
         Cmd::Test { args } => test(&args),
+        Cmd::Test262 { host, ci, filter, update } => {
+            setup::ensure_nightly()?;
+            test262::run(&test262::Options { host, ci, filter, update }).map(|_| ())
+        }
         Cmd::BenchCold { n } => bench_cold::run(n),
         Cmd::Bench { quick } => bench_all(quick),
     }
@@ -221,6 +259,16 @@ fn test(extra: &[String]) -> Result<()> {
     }
     setup::ensure_all()?;
     build_test_images()?;
+    // The CI-sized part of test262 in the unikernel; its counts join the closing line.
+    println!("\n$ cargo xtask test262 --ci");
+    let t262 = test262::run(&test262::Options { host: false, ci: true, filter: None, update: false });
+    let (t262_passed, t262_failed) = match &t262 {
+        Ok(s) => (s.as_expected as u64, s.regressions as u64),
+        Err(e) => {
+            println!("test262 CI part FAILED: {e:#}");
+            (0, 1)
+        }
+    };
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(workspace_root())
         .args(["test", "--release", "--no-fail-fast"])
@@ -230,7 +278,7 @@ fn test(extra: &[String]) -> Result<()> {
         .stdout(std::process::Stdio::piped());
     let mut child = cmd.spawn().context("running cargo test")?;
     // Echo the runner's output and add one closing line over all test binaries.
-    let (mut passed, mut failed) = (0u64, 0u64);
+    let (mut passed, mut failed) = (t262_passed, t262_failed);
     let stdout = child.stdout.take().expect("piped");
     for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
         println!("{line}");
@@ -251,6 +299,9 @@ fn test(extra: &[String]) -> Result<()> {
     println!("\n{passed} passed, {failed} failed");
     if !status.success() {
         bail!("test suite failed ({status})");
+    }
+    if t262.is_err() {
+        bail!("test262 CI part failed");
     }
     Ok(())
 }
