@@ -47,7 +47,7 @@
     operation(global, name, { [name](...args) { return apply(native, undefined, args); } }[name], length);
   }
   // WHATWG console: a namespace whose operations are enumerable.
-  for (const name of keys(console)) {
+  for (const name of Object.getOwnPropertyNames(console)) {
     const d = getOwnPropertyDescriptor(console, name);
     if (typeof d.value === 'function') data(console, name, d.value, true);
   }
