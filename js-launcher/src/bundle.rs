@@ -62,11 +62,11 @@ pub struct Bundle {
 thread_local! {
     static BUNDLE: RefCell<Option<Rc<Bundle>>> = const { RefCell::new(None) };
     static ESM: RefCell<HashMap<String, Module>> = RefCell::new(HashMap::new());
-    static HELPERS: RefCell<Option<crate::engine::Helpers>> = const { RefCell::new(None) };
+    static HELPERS: RefCell<Option<crate::helpers::Helpers>> = const { RefCell::new(None) };
 }
 
 /// Parses a bundle payload (without [`MARKER`]) and makes it the current bundle.
-pub fn install(text: &str, helpers: &crate::engine::Helpers) -> Result<Rc<Bundle>, String> {
+pub fn install(text: &str, helpers: &crate::helpers::Helpers) -> Result<Rc<Bundle>, String> {
     let bundle: Bundle = serde_json::from_str(text).map_err(|e| format!("the function bundle is malformed: {e}"))?;
     if !bundle.modules.contains_key(&bundle.entry) {
         return Err(format!("the function bundle has no module for its entry {}", bundle.entry));
@@ -78,7 +78,7 @@ pub fn install(text: &str, helpers: &crate::engine::Helpers) -> Result<Rc<Bundle
 }
 
 /// Lets ES modules import CommonJS, JSON and built-in modules through the prelude's require.
-pub fn set_helpers(helpers: &crate::engine::Helpers) {
+pub fn set_helpers(helpers: &crate::helpers::Helpers) {
     HELPERS.with(|h| *h.borrow_mut() = Some(helpers.clone()));
 }
 
@@ -181,12 +181,12 @@ impl BundleLoader {
 /// An ES module view of a CommonJS value: `default` is the value, and each own enumerable
 /// string key of an object or function is a named export (like Node's, but from the value
 /// instead of a static scan of the source).
-fn synthetic(exports: JsValue, helpers: &crate::engine::Helpers, ctx: &mut Context) -> JsResult<Module> {
+fn synthetic(exports: JsValue, helpers: &crate::helpers::Helpers, ctx: &mut Context) -> JsResult<Module> {
     let export_names = helpers.0.get(js_string!("exportNames"), ctx)?;
     let keys = export_names
         .as_callable()
         .ok_or_else(|| JsNativeError::typ().with_message("launcher helper missing"))?
-        .call(&JsValue::undefined(), &[exports.clone()], ctx)?;
+        .call(&JsValue::undefined(), std::slice::from_ref(&exports), ctx)?;
     let keys = keys.as_object().ok_or_else(|| JsNativeError::typ().with_message("launcher helper failed"))?.clone();
     let mut names = vec![js_string!("default")];
     let n = keys.get(js_string!("length"), ctx)?.to_length(ctx)?;

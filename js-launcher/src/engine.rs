@@ -16,10 +16,11 @@ use std::rc::Rc;
 
 use boa_engine::object::builtins::{JsArray, JsArrayBuffer};
 use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
-use boa_engine::{js_string, Context, JsNativeError, JsObject, JsResult, JsValue, NativeFunction, Source};
+use boa_engine::{js_string, Context, JsNativeError, JsResult, JsValue, NativeFunction, Source};
 use boa_runtime::extensions::ConsoleExtension;
 
 use crate::console::LineLogger;
+use crate::helpers::Helpers;
 use crate::executor::Executor;
 
 /// The JS side of the launcher: web API shims and the invocation helpers used by
@@ -122,11 +123,6 @@ fn hash(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
 fn native(ctx: &Context, name: &str, length: usize, f: NativeFunction) -> JsValue {
     FunctionObjectBuilder::new(ctx.realm(), f).name(js_string!(name)).length(length).constructor(false).build().into()
 }
-
-/// The prelude's helpers (`prelude.js`): kept here, never in a global, so user code can
-/// neither replace nor reach them.
-#[derive(Clone)]
-pub struct Helpers(pub JsObject);
 
 /// Extra set-up a launcher binary adds after the prelude (the test262 host's `$262`).
 pub type Extension = fn(&mut Context) -> Result<(), String>;

@@ -14,7 +14,7 @@ use boa_engine::object::builtins::JsPromise;
 use boa_engine::{js_string, Context, JsError, JsObject, JsValue, Module, Script, Source};
 use seuss_abi::MAX_PAYLOAD;
 
-use crate::engine::Helpers;
+use crate::helpers::Helpers;
 use crate::executor::Executor;
 
 /// The outcome of one invocation.

@@ -27,6 +27,7 @@ mod console;
 mod engine;
 mod executor;
 mod function;
+mod helpers;
 mod payload;
 mod platform;
 pub mod test262_host;

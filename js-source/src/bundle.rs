@@ -9,7 +9,7 @@
 //! fn.js ──parse──► specifiers ──resolve (from the requiring file's directory)──► file ──parse──► ... (each file once: cycles are fine)
 //!                   └─ Node built-in (`path`, `node:fs`, ...) ─► "node:<name>"; the launcher implements or refuses it when required
 //!
-//! payload = "//@seuss-bundle/1\n" + JSON { "entry": "fn.js",
+//! payload = BUNDLE_MARKER + JSON { "entry": "fn.js",
 //!                                          "modules": { "<id>": { "kind": "cjs"|"esm"|"json", "source", "deps": { specifier: id | "node:name" } } } }
 //! ```
 //!
@@ -31,10 +31,8 @@ use boa_parser::{Parser, Source};
 use oxc_resolver::{ModuleType, ResolveError, ResolveOptions, Resolver};
 use serde::Serialize;
 
-use crate::SourceError;
+use crate::{SourceError, BUNDLE_MARKER};
 
-/// First line of a bundle payload (the launcher's `bundle::MARKER`).
-pub const MARKER: &str = "//@seuss-bundle/1\n";
 
 /// How a module is loaded.
 #[derive(Serialize, Clone, Copy, PartialEq, Eq, Debug)]
@@ -64,7 +62,7 @@ struct Manifest {
 /// A built bundle.
 #[derive(Debug)]
 pub struct Bundle {
-    /// The payload (starts with [`MARKER`]).
+    /// The payload (starts with [`BUNDLE_MARKER`]).
     pub payload: String,
     /// Files in it.
     pub files: usize,
@@ -175,7 +173,7 @@ pub fn bundle(entry: &Path) -> Result<Bundle, BundleError> {
     }
     let files = modules.len();
     let manifest = Manifest { entry: entry_id, modules };
-    let payload = format!("{MARKER}{}", serde_json::to_string(&manifest).expect("a manifest serialises"));
+    let payload = format!("{BUNDLE_MARKER}{}", serde_json::to_string(&manifest).expect("a manifest serialises"));
     Ok(Bundle { payload, files, warnings })
 }
 

@@ -9,6 +9,10 @@
 
 pub mod bundle;
 
+/// First line of a bundle payload (a function with its node_modules, [`bundle::bundle`]); the
+/// launcher's `bundle::MARKER` is the same.
+pub const BUNDLE_MARKER: &str = "//@seuss-bundle/1\n";
+
 use boa_ast::scope::Scope;
 use boa_interner::Interner;
 use boa_parser::{Parser, Source};
@@ -34,7 +38,7 @@ pub enum SourceError {
         /// The file (or action) name used in messages.
         name: String,
     },
-    /// A bundle payload (`bundle::MARKER`) whose manifest is broken.
+    /// A bundle payload ([`BUNDLE_MARKER`]) whose manifest is broken.
     #[error("{name}: not a valid function bundle: {message}")]
     Bundle {
         /// The file (or action) name used in messages.
@@ -55,7 +59,7 @@ pub enum SourceError {
 /// `function main` / `var main`, `module.exports = ...`, `exports.main = ...`, `export default`,
 /// `export function main`, `export const main`, `export { f as main }`).
 pub fn check(name: &str, source: &str) -> Result<(), SourceError> {
-    if let Some(manifest) = source.strip_prefix(bundle::MARKER) {
+    if let Some(manifest) = source.strip_prefix(BUNDLE_MARKER) {
         return check_bundle(name, manifest);
     }
     let mut interner = Interner::default();

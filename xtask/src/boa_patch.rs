@@ -74,7 +74,7 @@ pub fn ensure() -> Result<()> {
 fn pristine_crate() -> Result<PathBuf> {
     let name = format!("{CRATE}-{VERSION}.crate");
     let find = || -> Option<PathBuf> {
-        let cache = crate::setup::cargo_home().join("registry/cache");
+        let cache = crate::cargo_home().join("registry/cache");
         std::fs::read_dir(cache).ok()?.filter_map(|e| e.ok()).map(|e| e.path().join(&name)).find(|p| p.is_file())
     };
     let path = match find() {
