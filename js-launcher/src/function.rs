@@ -6,6 +6,10 @@
 //!    `exports.main = ...`), evaluated with Node-like `module`/`exports`/`require` globals;
 //! 2. an *ES module* (`export default function`, `export function main`, `export const main`),
 //!    when the source does not parse as a script.
+//!
+//! A bundle (a function with its `node_modules`, `bundle.rs`) is imported the same way, from
+//! its entry file, with `require`/`import` resolving into the bundle; without a bundle,
+//! `require` offers the Node.js built-in modules only.
 
 use std::rc::Rc;
 

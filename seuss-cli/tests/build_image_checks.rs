@@ -71,3 +71,14 @@ fn a_failed_build_leaves_no_temporary_file() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn the_launcher_still_refuses_a_function_without_main_on_the_runtime_path() {
+    // `seuss run --runtime --function` hands the source over without build-image's check.
+    let js = scratch("nomain-runtime.js", "const x = 1;\n");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_seuss"));
+    cmd.args(["run", "--runtime", &image("runtime").display().to_string(), "--function", &js.display().to_string()]);
+    let out = run_with_timeout(&mut cmd, std::time::Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(1), "an error result: {}", stderr(&out));
+    assert!(stdout(&out).contains("defines no main"), "{}", stdout(&out));
+}
