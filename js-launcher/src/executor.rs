@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use boa_engine::context::time::JsInstant;
-use boa_engine::job::{GenericJob, IntervalJob, Job, JobExecutor, PromiseJob, TimeoutJob};
+use boa_engine::job::{GenericJob, IntervalJob, Job, JobExecutor, NativeAsyncJob, PromiseJob, TimeoutJob};
 use boa_engine::{Context, JsResult};
 
 enum Timer {
@@ -37,6 +37,9 @@ impl Timer {
 pub struct Executor {
     promise_jobs: RefCell<VecDeque<PromiseJob>>,
     generic_jobs: RefCell<VecDeque<GenericJob>>,
+    /// Engine-internal jobs with a future (module loading through `bundle::BundleLoader`,
+    /// whose futures are ready at once).
+    async_jobs: RefCell<VecDeque<NativeAsyncJob>>,
     /// Timers by due time; the `u64` keeps insertion order among equal deadlines.
     timers: RefCell<BTreeMap<(JsInstant, u64), Timer>>,
     next_seq: RefCell<u64>,
@@ -53,6 +56,7 @@ impl Executor {
     pub fn clear(&self) {
         self.promise_jobs.borrow_mut().clear();
         self.generic_jobs.borrow_mut().clear();
+        self.async_jobs.borrow_mut().clear();
         self.timers.borrow_mut().clear();
         // [fetch] requests in flight, idle connections, unref'd timers.
         crate::fetch::clear();
@@ -66,9 +70,15 @@ impl Executor {
                 continue;
             }
             let job = self.generic_jobs.borrow_mut().pop_front();
+            if let Some(job) = job {
+                job.call(context)?;
+                continue;
+            }
+            let job = self.async_jobs.borrow_mut().pop_front();
             match job {
                 Some(job) => {
-                    job.call(context)?;
+                    let cell = RefCell::new(&mut *context);
+                    futures_lite::future::block_on(job.call(&cell))?;
                 }
                 None => return Ok(()),
             }
@@ -81,6 +91,7 @@ impl JobExecutor for Executor {
         match job {
             Job::PromiseJob(p) => self.promise_jobs.borrow_mut().push_back(p),
             Job::GenericJob(g) => self.generic_jobs.borrow_mut().push_back(g),
+            Job::AsyncJob(a) => self.async_jobs.borrow_mut().push_back(a),
             Job::TimeoutJob(t) => {
                 let due = context.clock().now() + t.timeout();
                 self.add_timer(due, Timer::Timeout(t));
@@ -89,8 +100,7 @@ impl JobExecutor for Executor {
                 let due = context.clock().now() + i.interval();
                 self.add_timer(due, Timer::Interval(i));
             }
-            // Async (future) jobs and FinalizationRegistry clean-ups are not used by the
-            // launcher's extensions; dropping a clean-up only delays finalizers forever.
+            // FinalizationRegistry clean-ups: dropping one only delays finalizers forever.
             _ => {}
         }
     }

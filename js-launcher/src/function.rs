@@ -6,6 +6,10 @@
 //!    `exports.main = ...`), evaluated with Node-like `module`/`exports`/`require` globals;
 //! 2. an *ES module* (`export default function`, `export function main`, `export const main`),
 //!    when the source does not parse as a script.
+//!
+//! A bundle (a function with its `node_modules`, `bundle.rs`) is imported the same way, from
+//! its entry file, with `require`/`import` resolving into the bundle; without a bundle,
+//! `require` offers the Node.js built-in modules only.
 
 use std::rc::Rc;
 
@@ -14,6 +18,7 @@ use boa_engine::object::builtins::JsPromise;
 use boa_engine::{js_string, Context, JsError, JsObject, JsValue, Module, Script, Source};
 use seuss_abi::MAX_PAYLOAD;
 
+use crate::helpers::Helpers;
 use crate::executor::Executor;
 
 /// The outcome of one invocation.
@@ -24,16 +29,22 @@ pub struct Outcome {
     pub is_error: bool,
 }
 
-fn helper(ctx: &mut Context, name: &str) -> JsObject {
-    let seuss = ctx.global_object().get(js_string!("__seuss"), ctx).expect("prelude defines __seuss");
-    let seuss = seuss.as_object().expect("__seuss is an object").clone();
-    let f = seuss.get(js_string!(name), ctx).expect("prelude helper");
-    f.as_object().expect("prelude helper is a function").clone()
+fn call_helper(ctx: &mut Context, name: &str, args: &[JsValue]) -> Result<JsValue, JsError> {
+    let helpers = HELPERS.with(|h| h.borrow().clone()).expect("engine::init ran");
+    let f = helpers.0.get(js_string!(name), ctx)?;
+    let f = f.as_callable().expect("prelude helpers are functions").clone();
+    f.call(&JsValue::undefined(), args, ctx)
 }
 
-fn call_helper(ctx: &mut Context, name: &str, args: &[JsValue]) -> Result<JsValue, JsError> {
-    let f = helper(ctx, name);
-    f.call(&JsValue::undefined(), args, ctx)
+thread_local! {
+    /// The prelude's helpers, set once by [`set_helpers`].
+    static HELPERS: std::cell::RefCell<Option<Helpers>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Hands the prelude's helpers to the contract (once, after `engine::init`).
+pub fn set_helpers(helpers: Helpers) {
+    crate::bundle::set_helpers(&helpers);
+    HELPERS.with(|h| *h.borrow_mut() = Some(helpers));
 }
 
 /// `{"error": message-of(err)}` as Node's harness would print it.
@@ -84,16 +95,41 @@ pub fn plain_error(msg: &str) -> String {
 
 /// Imports `source` and returns its `main`. `Err` is a user-facing message.
 pub fn import(source: &str, ctx: &mut Context, executor: &Rc<Executor>) -> Result<JsObject, String> {
-    let script_err = match Script::parse(Source::from_bytes(source), None, ctx) {
+    if let Some(manifest) = source.strip_prefix(crate::bundle::MARKER) {
+        return import_bundle(manifest, ctx, executor);
+    }
+    import_source(source, None, ctx, executor)
+}
+
+/// A bundle (function + node_modules): its entry file is imported like a single-file
+/// function, with `require`/`import` resolving into the bundle.
+fn import_bundle(manifest: &str, ctx: &mut Context, executor: &Rc<Executor>) -> Result<JsObject, String> {
+    let helpers = HELPERS.with(|h| h.borrow().clone()).expect("engine::init ran");
+    let bundle = crate::bundle::install(manifest, &helpers)?;
+    let entry = &bundle.modules[&bundle.entry];
+    import_source(&entry.source, Some(&bundle.entry), ctx, executor)
+}
+
+fn import_source(source: &str, entry: Option<&str>, ctx: &mut Context, executor: &Rc<Executor>) -> Result<JsObject, String> {
+    let path = entry.map(std::path::PathBuf::from);
+    let src = || {
+        let s = Source::from_bytes(source);
+        match &path {
+            Some(p) => s.with_path(p),
+            None => s,
+        }
+    };
+    let script_err = match Script::parse(src(), None, ctx) {
         Ok(script) => {
-            call_helper(ctx, "commonjs", &[]).map_err(|e| e.to_string())?;
+            let entry_arg = entry.map_or(JsValue::undefined(), |e| JsValue::from(boa_engine::JsString::from(e)));
+            call_helper(ctx, "commonjs", &[entry_arg]).map_err(|e| e.to_string())?;
             script.evaluate(ctx).map_err(|e| format!("import failed: {}", message(ctx, &e)))?;
             executor.clone().run_jobs_now(ctx).map_err(|e| format!("import failed: {}", message(ctx, &e)))?;
             return find_main(ctx, JsValue::undefined());
         }
         Err(e) => e,
     };
-    let module = match Module::parse(Source::from_bytes(source), None, ctx) {
+    let module = match Module::parse(src(), None, ctx) {
         Ok(m) => m,
         // Neither shape parses: report the script error (the common case for typos).
         Err(_) => return Err(format!("syntax error: {}", message(ctx, &script_err))),

@@ -37,9 +37,17 @@ mod host {
         std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(buf)).is_ok()
     }
 
-    /// The args JSON: the second command-line argument.
+    /// The args JSON: the second command-line argument, or standard input when it is `-`
+    /// (args can be larger than one command-line argument may be).
     pub fn raw_app_args() -> String {
-        std::env::args().nth(2).unwrap_or_default()
+        match std::env::args().nth(2) {
+            Some(a) if a == "-" => {
+                let mut s = String::new();
+                let _ = std::io::stdin().read_to_string(&mut s);
+                s
+            }
+            a => a.unwrap_or_default(),
+        }
     }
 
     /// Writes to stdout.

@@ -2,6 +2,7 @@
 // how a function file is loaded and how results and errors become JSON.
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 
 export const errorMessage = (e) =>
@@ -17,9 +18,8 @@ export async function load(fn) {
     return typeof ns.default === 'function' ? ns.default : ns.main;
   }
   const module = { exports: {} };
-  const require = (name) => {
-    throw new Error(`require('${name}') is not available: functions must be self-contained`);
-  };
+  // Node's own require, from the function's directory (its node_modules).
+  const require = createRequire(path.resolve(fn));
   const body = `${source}\n;return typeof main === 'function' ? main : undefined;`;
   const globalMain = new Function('module', 'exports', 'require', body)(module, module.exports, require);
   if (typeof module.exports === 'function') return module.exports;

@@ -77,11 +77,11 @@ fn a_runtime_image_without_function_says_so() {
 }
 
 #[test]
-fn missing_main_is_a_clear_error() {
+fn missing_main_is_a_clear_error_at_build_time() {
     let js = scratch("nomain.js", "const x = 1;\n");
     let img = js.with_extension("img");
-    assert!(build_image(&js, &img).status.success());
-    let out = uhyve(&[], &img, &[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(last_line(&out).contains("defines no main"), "{}", last_line(&out));
+    let out = build_image(&js, &img);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nomain.js: the function defines no main"));
+    assert!(!img.exists());
 }

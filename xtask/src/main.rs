@@ -4,13 +4,17 @@
 //! |---|---|
 //! | `setup` | installs what the project needs and is missing: the pinned nightly with `rust-src` and `llvm-tools`, stock uhyve 0.10.0, Node.js |
 //! | `build-image <CRATE_DIR \| FN.js \| --runtime> -o IMG` | builds a bootable unikernel image |
+//! | `bundle FN.js -o OUT` | the function with what it imports from `node_modules`, as one payload for the runtime path |
 //! | `demo` | set-up, build the examples, run them on stock uhyve (the README's first command) |
-//! | `test` | set-up, build the test images, run the whole test suite (the README's second command, `.ci/run`) |
+//! | `test` | set-up, build the test images, run the whole test suite (the README's second command, `.ci/run`), the CI part of test262 included |
+//! | `test262 [--host] [--ci] [--filter TEXT] [--update]` | the test262 sample in the unikernel (or as a Linux process), against `tests/test262/expectations.toml` |
 
 mod bench_cold;
+mod boa_patch;
 mod guest;
 mod jsimage;
 mod setup;
+mod test262;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -42,6 +46,15 @@ enum Cmd {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Write a function's payload (the function, bundled with what it imports from
+    /// node_modules) for the runtime path: `seuss run --runtime IMG --function OUT`.
+    Bundle {
+        /// The function (`.js`, `.mjs`, `.cjs`).
+        input: PathBuf,
+        /// Where to write the payload.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Set up, build the examples and run them on stock uhyve.
     Demo,
     /// Build every image the test suite uses into target/images (tests call this themselves
@@ -60,6 +73,22 @@ enum Cmd {
         /// Samples per figure (medians are reported).
         #[arg(short, default_value_t = 20)]
         n: usize,
+    },
+    /// Run the test262 sample (../shared/test262) inside the unikernel and compare with
+    /// tests/test262/expectations.toml: a new failure or a new pass fails the command.
+    Test262 {
+        /// Run js-launcher-test262 as a Linux process instead (the "Boa as a process" baseline).
+        #[arg(long)]
+        host: bool,
+        /// Only the CI-sized part (a few hundred tests, chosen by path order).
+        #[arg(long)]
+        ci: bool,
+        /// Only tests whose path contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Rewrite the expectations file from this run.
+        #[arg(long)]
+        update: bool,
     },
     /// Set up, build the test images and run the whole test suite.
     Test {
@@ -86,16 +115,26 @@ fn run(cli: Cli) -> Result<()> {
                 Some(js) if js.extension().is_some_and(|e| e == "js" || e == "mjs" || e == "cjs") => {
                     jsimage::build_function_image(&js, &output)
                 }
+                Some(file) if file.is_file() => bail!(
+                    "{}: build-image accepts a JavaScript function (.js, .mjs, .cjs) or a guest crate directory \
+                     (with a Cargo.toml), or --runtime",
+                    file.display()
+                ),
                 Some(dir) => guest::build_crate_image(&dir, &output),
                 None => unreachable!("clap requires INPUT unless --runtime"),
             }
         }
+        Cmd::Bundle { input, output } => jsimage::write_bundle(&input, &output),
         Cmd::Demo => demo(),
         Cmd::BuildTestImages => {
             setup::ensure_nightly()?;
             build_test_images()
         }
         Cmd::Test { args } => test(&args),
+        Cmd::Test262 { host, ci, filter, update } => {
+            setup::ensure_nightly()?;
+            test262::run(&test262::Options { host, ci, filter, update }).map(|_| ())
+        }
         Cmd::BenchCold { n } => bench_cold::run(n),
         Cmd::Bench { quick } => bench_all(quick),
     }
@@ -104,6 +143,13 @@ fn run(cli: Cli) -> Result<()> {
 /// Root of the workspace (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// `$CARGO_HOME`, or `~/.cargo`.
+pub fn cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"))
 }
 
 /// Where test and demo images are built.
@@ -123,6 +169,14 @@ fn build_host(args: &[&str], what: &str) -> Result<()> {
         bail!("building {what} failed");
     }
     Ok(())
+}
+
+/// Builds js-launcher for the host (its own workspace, with the Boa patch) into
+/// `target/release/`.
+pub fn build_host_launcher() -> Result<()> {
+    boa_patch::ensure()?;
+    let manifest = workspace_root().join("js-launcher/Cargo.toml");
+    build_host(&["--manifest-path", manifest.to_str().context("workspace path is not UTF-8")?], "js-launcher for the host")
 }
 
 /// Builds the `seuss` CLI (release) and returns its path.
@@ -181,6 +235,38 @@ fn demo() -> Result<()> {
     Ok(())
 }
 
+/// `cargo test --release --no-fail-fast ARGS -- EXTRA` with the test environment, echoing the
+/// runner's output; returns (passed, failed, the runner's success).
+fn cargo_test(args: &[&str], extra: &[String]) -> Result<(u64, u64, bool)> {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(workspace_root())
+        .args(["test", "--release", "--no-fail-fast"])
+        .args(args)
+        .args(extra)
+        .env("SEUSS_IMAGE_DIR", image_dir())
+        .env("SEUSS_UHYVE", setup::uhyve_bin())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().context("running cargo test")?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    let stdout = child.stdout.take().expect("piped");
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            for part in rest.split(';') {
+                let mut words = part.split_whitespace().rev();
+                let (Some(label), Some(n)) = (words.next(), words.next()) else { continue };
+                let n: u64 = n.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
+                match label {
+                    "passed" => passed += n,
+                    "failed" => failed += n,
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok((passed, failed, child.wait()?.success()))
+}
+
 /// Builds every image the tests use into [`image_dir`].
 pub fn build_test_images() -> Result<()> {
     let root = workspace_root();
@@ -201,7 +287,8 @@ pub fn build_test_images() -> Result<()> {
     }
     // The same rust-hello built for the host: the native baseline of the spin-loop test; and
     // js-launcher built for the host: the "Boa as a Linux process" baseline of the benchmarks.
-    build_host(&["-p", "rust-hello", "-p", "js-launcher"], "rust-hello and js-launcher for the host")?;
+    build_host(&["-p", "rust-hello"], "rust-hello for the host")?;
+    build_host_launcher()?;
     std::fs::copy(root.join("target/release/rust-hello"), dir.join("rust-hello-native"))?;
     Ok(())
 }
@@ -212,38 +299,29 @@ fn test(extra: &[String]) -> Result<()> {
     }
     setup::ensure_all()?;
     build_test_images()?;
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(workspace_root())
-        // Every crate that builds for the host (libos builds only for the guest): the default
-        // members plus js-launcher's unit tests.
-        .args(["test", "--release", "--no-fail-fast", "--workspace", "--exclude", "libos"])
-        .args(extra)
-        .env("SEUSS_IMAGE_DIR", image_dir())
-        .env("SEUSS_UHYVE", setup::uhyve_bin())
-        .stdout(std::process::Stdio::piped());
-    let mut child = cmd.spawn().context("running cargo test")?;
-    // Echo the runner's output and add one closing line over all test binaries.
-    let (mut passed, mut failed) = (0u64, 0u64);
-    let stdout = child.stdout.take().expect("piped");
-    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
-        println!("{line}");
-        if let Some(rest) = line.strip_prefix("test result: ") {
-            for part in rest.split(';') {
-                let mut words = part.split_whitespace().rev();
-                let (Some(label), Some(n)) = (words.next(), words.next()) else { continue };
-                let n: u64 = n.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
-                match label {
-                    "passed" => passed += n,
-                    "failed" => failed += n,
-                    _ => {}
-                }
-            }
+    // The CI-sized part of test262 in the unikernel; its counts join the closing line.
+    println!("\n$ cargo xtask test262 --ci");
+    let t262 = test262::run(&test262::Options { host: false, ci: true, filter: None, update: false });
+    let (t262_passed, t262_failed) = match &t262 {
+        Ok(s) => (s.as_expected as u64, s.regressions as u64),
+        Err(e) => {
+            println!("test262 CI part FAILED: {e:#}");
+            (0, 1)
         }
-    }
-    let status = child.wait()?;
+    };
+    // Every crate of the root workspace that builds for the host (libos builds only for the
+    // guest), then js-launcher's own workspace (its unit tests: fetch's HTTP framing, ...).
+    let root = cargo_test(&["--workspace", "--exclude", "libos"], extra)?;
+    let launcher_manifest = workspace_root().join("js-launcher/Cargo.toml");
+    let launcher = cargo_test(&["--manifest-path", &launcher_manifest.display().to_string()], &[])?;
+    let passed = t262_passed + root.0 + launcher.0;
+    let failed = t262_failed + root.1 + launcher.1;
     println!("\n{passed} passed, {failed} failed");
-    if !status.success() {
-        bail!("test suite failed ({status})");
+    if !root.2 || !launcher.2 {
+        bail!("test suite failed");
+    }
+    if t262.is_err() {
+        bail!("test262 CI part failed");
     }
     Ok(())
 }

@@ -10,15 +10,10 @@ pub const NIGHTLY: &str = "nightly-2026-05-20";
 /// The stock uhyve version this project is compatible with.
 pub const UHYVE_VERSION: &str = "0.10.0";
 
-fn cargo_home() -> PathBuf {
-    std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"))
-}
 
 /// Path of the stock uhyve binary installed by [`ensure_uhyve`].
 pub fn uhyve_bin() -> PathBuf {
-    cargo_home().join("bin/uhyve")
+    crate::cargo_home().join("bin/uhyve")
 }
 
 fn quiet_ok(cmd: &mut Command) -> bool {
@@ -27,6 +22,7 @@ fn quiet_ok(cmd: &mut Command) -> bool {
 
 /// Everything: nightly, uhyve, Node.js.
 pub fn ensure_all() -> Result<()> {
+    crate::boa_patch::ensure()?;
     ensure_nightly()?;
     ensure_uhyve()?;
     ensure_node()

@@ -1,0 +1,2 @@
+const a = require('./a');
+exports.value = 'b sees a.early=' + a.early + ' a.late=' + a.late;
