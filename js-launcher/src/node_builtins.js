@@ -400,11 +400,17 @@
     return { StringDecoder };
   };
 
-  // WHATWG URL is not part of this engine build: `url` offers the querystring-style helpers
-  // and says so for the rest.
+  // `url`: the legacy helpers, and the WHATWG URL classes the launcher's fetch provides as
+  // globals (the same objects, as in Node.js).
   builtinFactories.url = () => {
     const qs = requireBuiltin('querystring');
-    const missing = (what) => () => { throw new ErrorCtor(`url.${what} is not available in seuss functions (no WHATWG URL in this engine build)`); };
+    const WhatwgURL = globalThis.URL;
+    const fileURLToPath = (u) => {
+      const url = typeof u === 'string' ? new WhatwgURL(u) : u;
+      if (url.protocol !== 'file:') throw new TypeError('The URL must be of scheme file');
+      return decodeURIComponent(url.pathname);
+    };
+    const pathToFileURL = (p) => new WhatwgURL('file://' + encodeURI(String(p)).replace(/[?#]/g, encodeURIComponent));
     const parseUrl = (s, parseQuery) => {
       const m = /^(?:([a-z][a-z0-9+.-]*:))?(?:\/\/(?:([^@/?#]*)@)?([^:/?#]*)(?::(\d+))?)?([^?#]*)(\?[^#]*)?(#.*)?$/i.exec(s);
       const [, protocol = null, auth = null, hostname = null, port = null, pathname = '', search = null, hash = null] = m;
@@ -413,7 +419,7 @@
         port, hostname, hash, search, query, pathname: pathname || (hostname ? '/' : null), path: (pathname || '') + (search || ''), href: s };
     };
     const format = (o) => (o.protocol ? o.protocol + '//' : '') + (o.auth ? o.auth + '@' : '') + (o.host || o.hostname || '') + (o.pathname || '') + (o.search || (o.query && typeof o.query === 'object' ? '?' + qs.stringify(o.query) : ''));
-    return { parse: parseUrl, format, URL: missing('URL'), URLSearchParams: missing('URLSearchParams'), fileURLToPath: missing('fileURLToPath'), pathToFileURL: missing('pathToFileURL') };
+    return { parse: parseUrl, format, URL: WhatwgURL, URLSearchParams: globalThis.URLSearchParams, fileURLToPath, pathToFileURL };
   };
 
   // crypto: hashes through the launcher's Rust natives (sha256, sha1, md5), random bytes.
