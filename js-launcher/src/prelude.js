@@ -37,6 +37,36 @@
     get timeOrigin() { return origin; },
   });
 
+  // ---- OpenWhisk glue for `seuss serve` (seuss-node); keep it in this section ----
+  // `process.env`: what the function's source set at import (the node's action-proxy mode
+  // prepends its init env), plus, per invocation, the `__OW_*` values the node passes as the
+  // `__ow_env` member of the args (removed from the params main sees). Every invocation gets
+  // a fresh copy, so nothing one invocation writes leaks into the next, even when reused.
+  // An entry point other than `main` (OpenWhisk's `exec.main`) is named by the node's glue,
+  // appended to the source, in `globalThis.__seuss_main`.
+  const process = { env: {} };
+  define(globalThis, 'process', process);
+  let importEnv;
+  const owEntry = () => {
+    importEnv = Object.assign({}, process.env);
+    const entry = globalThis.__seuss_main;
+    return typeof entry === 'function' ? entry : undefined;
+  };
+  const owParams = (params) => {
+    const env = Object.assign({}, importEnv);
+    if (params !== null && typeof params === 'object' && !Array.isArray(params) &&
+        Object.prototype.hasOwnProperty.call(params, '__ow_env')) {
+      const ow = params.__ow_env;
+      delete params.__ow_env;
+      if (ow !== null && typeof ow === 'object') {
+        for (const k of Object.keys(ow)) env[k] = String(ow[k]);
+      }
+    }
+    process.env = env;
+    return params;
+  };
+  // ---- end of the OpenWhisk glue ----
+
   const errorMessage = (e) =>
     (e !== null && typeof e === 'object' && 'message' in e) ? String(e.message) : String(e);
 
@@ -52,6 +82,8 @@
     },
     // The function's main, in the order OpenWhisk's Node.js runtime looks for it.
     findMain(namespace) {
+      const entry = owEntry();
+      if (entry !== undefined) return entry;
       if (namespace !== undefined) {
         if (typeof namespace.default === 'function') return namespace.default;
         if (typeof namespace.main === 'function') return namespace.main;
@@ -66,7 +98,7 @@
     },
     call(main, argsText) {
       const params = argsText.trim() === '' ? {} : JSON.parse(argsText);
-      return main(params);
+      return main(owParams(params));
     },
     finish(value) {
       const text = JSON.stringify(value === undefined ? {} : value);
