@@ -46,6 +46,8 @@
   // appended to the source, in `globalThis.__seuss_main`.
   const process = { env: {} };
   define(globalThis, 'process', process);
+  // Node's name for the global object (bundled actions assign `global.main = ...`).
+  define(globalThis, 'global', globalThis);
   let importEnv;
   const owEntry = () => {
     importEnv = Object.assign({}, process.env);
