@@ -102,7 +102,7 @@ impl Server {
         if proxy {
             s.addr = listen;
             while Instant::now() < until {
-                if call("GET", &s.url("/healthz"), None, None).status == 200 {
+                if try_call("GET", &s.url("/healthz")).is_some_and(|r| r.status == 200) {
                     return s;
                 }
                 assert!(s.running(), "seuss serve --action-proxy exited: {}", s.stderr.lock().unwrap());
@@ -276,8 +276,17 @@ pub fn call(method: &str, url: &str, auth: Option<&str>, body: Option<&str>) -> 
     call_bytes(method, url, auth, body.map(|b| b.as_bytes().to_vec()))
 }
 
+/// A request without auth or body; `None` when it cannot connect.
+pub fn try_call(method: &str, url: &str) -> Option<Reply> {
+    send(method, url, None, None).ok()
+}
+
 /// [`call`] with raw body bytes.
 pub fn call_bytes(method: &str, url: &str, auth: Option<&str>, body: Option<Vec<u8>>) -> Reply {
+    send(method, url, auth, body).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+fn send(method: &str, url: &str, auth: Option<&str>, body: Option<Vec<u8>>) -> Result<Reply, ureq::Error> {
     let mut req = ureq::http::Request::builder().method(method).uri(url);
     if let Some(a) = auth {
         req = req.header("Authorization", format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(a)));
@@ -286,11 +295,11 @@ pub fn call_bytes(method: &str, url: &str, auth: Option<&str>, body: Option<Vec<
         req = req.header("Content-Type", "application/json");
     }
     let req = req.body(body.unwrap_or_default()).unwrap();
-    let mut resp = agent().run(req).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let mut resp = agent().run(req)?;
     let headers = resp.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned())).collect();
     let status = resp.status().as_u16();
     let body = resp.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string().unwrap_or_default();
-    Reply { status, body, headers }
+    Ok(Reply { status, body, headers })
 }
 
 /// Polls `f` every 50 ms until it returns `Some`, at most `limit`.
