@@ -267,7 +267,7 @@ fn quoted(list: &[&str]) -> String {
 /// only base64 characters with at most two `=` at the end.
 pub fn is_binary_code(code: &str) -> bool {
     let t = code.trim();
-    if t.is_empty() || t.len() % 4 != 0 {
+    if t.is_empty() || !t.len().is_multiple_of(4) {
         return false;
     }
     let body = t.trim_end_matches('=');

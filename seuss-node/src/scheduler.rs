@@ -422,14 +422,15 @@ impl Worker {
         drop(permit);
         // Off the request path: back to the snapshot state for the next hot start.
         let snap_id = clone.inst.origin().map(|o| o.id());
-        match (snap_id, clone.inst.reset()) {
-            (Some(id), Ok(())) if !self.draining.load(Ordering::SeqCst) => {
-                if self.pool.push(key(id), clone).is_none() {
-                    self.shared.metrics.idle_clones.inc();
-                }
+        let reset = clone.inst.reset();
+        if let Err(e) = &reset {
+            tracing::warn!(error = %e, "reset failed; the clone is dropped");
+        }
+        if let (Some(id), Ok(())) = (snap_id, reset) {
+            // `push` hands back the entry it replaced or evicted: the idle count stays.
+            if !self.draining.load(Ordering::SeqCst) && self.pool.push(key(id), clone).is_none() {
+                self.shared.metrics.idle_clones.inc();
             }
-            (_, Err(e)) => tracing::warn!(error = %e, "reset failed; the clone is dropped"),
-            _ => {}
         }
     }
 }
