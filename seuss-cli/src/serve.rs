@@ -130,3 +130,23 @@ fn announce(r: &seuss_node::Ready, proxy: bool, state_dir: &Path) {
     use std::io::Write;
     let _ = std::io::stdout().flush();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_take_sizes_without_guest_limits() {
+        assert_eq!(parse_budget("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_budget("100KiB"), Ok(100 << 10));
+        assert_eq!(parse_budget("100GiB"), Ok(100 << 30));
+        assert!(parse_budget("0").unwrap_err().contains("more than 0"));
+        assert!(parse_budget("lots").unwrap_err().contains("not a size"));
+    }
+
+    #[test]
+    fn a_missing_runtime_image_says_how_to_build_it() {
+        let e = runtime_image(Some(PathBuf::from("/nonexistent/runtime.img"))).unwrap_err().to_string();
+        assert!(e.contains("cargo xtask build-image --runtime"), "{e}");
+    }
+}

@@ -99,3 +99,25 @@ fn overload_is_refused_with_429() {
     // Once it finished, the namespace may invoke again.
     wait_for(Duration::from_secs(10), || (n.invoke("busy", "", "{}").status == 202).then_some(()));
 }
+
+#[test]
+fn the_snapshot_cache_stays_under_its_budget() {
+    let dir = scratch("budget");
+    // A budget smaller than one function snapshot: the cache keeps only the last one loaded.
+    let s = Server::start(&dir, &["--memory-budget", "1KiB", "--workers", "1"]);
+    for name in ["a", "b", "c"] {
+        let code = format!("function main() {{ return {{name: '{name}'}}; }}");
+        assert_eq!(s.create(name, &code, json!({})).status, 200);
+    }
+    assert_eq!(s.metric("seuss_cache_entries", ""), 1.0);
+    assert_eq!(s.metric("seuss_cache_evictions_total", ""), 2.0);
+    assert!(s.metric("seuss_cache_bytes", "") > 1024.0, "the last snapshot stays even over the budget");
+    for name in ["a", "b", "c", "a"] {
+        let r = s.invoke(name, "blocking=true&result=true", "{}");
+        assert_eq!((r.status, r.json()), (200, json!({ "name": name })));
+    }
+    // Evicted snapshots come back from the state dir (verified), never from a new import.
+    assert!(s.metric("seuss_snapshot_loads_total", "") >= 2.0);
+    assert_eq!(s.metric("seuss_warm_snapshots_total", ""), 3.0);
+    assert_eq!(s.metric("seuss_cache_entries", ""), 1.0);
+}

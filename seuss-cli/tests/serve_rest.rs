@@ -216,6 +216,12 @@ fn failures_map_to_openwhisk_statuses() {
     assert!(rec["annotations"].as_array().unwrap().contains(&json!({"key": "timeout", "value": true})), "{rec}");
     // The spinning clone was reset: the next call runs normally too.
     assert_eq!(s.invoke("spin", "blocking=true", "{}").status, 502);
+    // limits.memory is the guest's memory: going over it ends the activation.
+    ok("hungry", "function main(p) { const a = []; for (let i = 0; i < p.n; i++) a.push('x'.repeat(1000) + i); return {len: a.length}; }", json!({"limits": {"memory": 128}}));
+    let r = s.invoke("hungry", "blocking=true&result=true", r#"{"n": 1000}"#);
+    assert_eq!((r.status, r.json()), (200, json!({"len": 1000})));
+    let r = s.invoke("hungry", "blocking=true&result=true", r#"{"n": 300000}"#);
+    assert_eq!((r.status, r.json()), (502, json!({"error": "The action exhausted its memory and was aborted."})));
     // A blocking call that outlives its wait: 202, and the record comes later.
     let r = s.invoke("slow", "blocking=true&timeout=200", "{}");
     assert_eq!(r.status, 202, "{r:?}");

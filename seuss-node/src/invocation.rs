@@ -8,6 +8,7 @@
 //! | threw, or its promise rejected | application error | `{"error": "<message>"}` |
 //! | returned anything else | developer error | `{"error": "The action did not return a dictionary."}` |
 //! | ran past its time limit | developer error | `{"error": "The action exceeded its time limits of N milliseconds."}` |
+//! | ran out of guest memory (`limits.memory`) | developer error | `{"error": "The action exhausted its memory and was aborted."}` |
 //! | crashed or stopped without a result | developer error | `{"error": "The action did not produce a valid response and exited unexpectedly."}` (the cause is logged) |
 //! | did not import | developer error | `{"error": "The action failed during initialization: <message>"}` |
 //! | the node failed | whisk internal error | `{"error": "<what failed>"}` |
@@ -89,6 +90,13 @@ pub fn classify(exec: &Execution, timeout_ms: u64) -> Classified {
     match &exec.result {
         Ok(outcome) => {
             let Some(text) = &outcome.result else {
+                let oom = outcome.event == seuss_hv::Event::Exited(134)
+                    && String::from_utf8_lossy(&exec.output.1).contains("memory allocation of");
+                if oom {
+                    let mut c = err(Status::DeveloperError, "The action exhausted its memory and was aborted.");
+                    c.note = Some("the guest ran out of memory (limits.memory)".into());
+                    return c;
+                }
                 let mut c = err(Status::DeveloperError, "The action did not produce a valid response and exited unexpectedly.");
                 c.note = Some(format!("the guest stopped without a result ({:?})", outcome.event));
                 return c;
