@@ -286,6 +286,19 @@ impl Scheduler {
     }
 }
 
+/// Removes the function's snapshots over other runtime snapshots (an older runtime image or
+/// a runtime snapshot made again): only `keep` can be loaded from now on.
+fn remove_stale_snapshots(f: &Function, keep: &std::path::Path) {
+    let prefix = format!("function-{}-", f.source_hash);
+    let Ok(dir) = std::fs::read_dir(&f.dir) else { return };
+    for e in dir.flatten() {
+        let stale = e.file_name().to_str().is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".snap")) && e.path() != keep;
+        if stale {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// An instance counted in the live-clones gauge.
 struct Clone_ {
     inst: Instance,
@@ -378,6 +391,7 @@ impl Worker {
             other => ExecError::Node(other.to_string()),
         })?;
         s.metrics.warm_snapshots.inc();
+        remove_stale_snapshots(f, &path);
         f.set_current(snap.id());
         s.cache.insert(snap.clone());
         Ok((snap, StartKind::Warm))
