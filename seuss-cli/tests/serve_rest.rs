@@ -169,7 +169,10 @@ fn bad_requests_get_openwhisk_errors() {
     s.invoke("ok", "blocking=maybe", "{}").assert_error(400, "The query parameter 'blocking' was malformed:");
     s.invoke("ok", "blocking=true&timeout=0", "{}").assert_error(400, "Timeout must be number of milliseconds up to 60000.");
     let big = format!(r#"{{"x":"{}"}}"#, "a".repeat(1024 * 1024));
-    s.invoke("ok", "blocking=true", &big).assert_error(413, "Request larger than allowed: ");
+    s.invoke("ok", "blocking=true", &big).assert_error(413, &format!("Request larger than allowed: {} > 1048576 bytes.", big.len()));
+    let huge = format!(r#"{{"exec":{{"kind":"nodejs:20","code":"{}"}}}}"#, "a".repeat(20 * 1024 * 1024));
+    let r = put("huge", &huge);
+    r.assert_error(413, &format!("Request larger than allowed: {} > ", huge.len()));
     // The node still serves after all of that.
     let r = s.invoke("ok", "blocking=true&result=true", "{}");
     assert_eq!((r.status, r.json()), (200, json!({"ok": true})));

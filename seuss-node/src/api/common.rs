@@ -77,22 +77,36 @@ pub fn json_response(status: StatusCode, v: &Value) -> Response {
     r
 }
 
+/// How far past its limit a body is still read (and thrown away) before the 413 is sent, so
+/// that a client that writes its whole request before reading gets the answer instead of a
+/// broken pipe. Larger bodies are refused at once.
+const DRAIN_BEYOND_LIMIT: u64 = 16 * 1024 * 1024;
+
 /// Reads a body of at most `limit` bytes; beyond it, 413 `"<what> larger than allowed: X > limit bytes."`.
 pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize, what: &str) -> Result<axum::body::Bytes, ApiError> {
+    use http_body_util::BodyExt;
     let too_large = |n: String| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("{what} larger than allowed: {n} > {limit} bytes."));
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if let Some(n) = declared.filter(|&n| n > limit as u64) {
+    if let Some(n) = declared.filter(|&n| n > limit as u64 + DRAIN_BEYOND_LIMIT) {
         return Err(too_large(n.to_string()));
     }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let length_limit = std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit"))
-            || e.to_string().contains("length limit");
-        if length_limit {
-            too_large(format!("more than {limit}"))
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, format!("The request body could not be read: {e}"))
+    let mut body = body;
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("The request body could not be read: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        total += data.len() as u64;
+        if total <= limit as u64 {
+            buf.extend_from_slice(&data);
+        } else if total > limit as u64 + DRAIN_BEYOND_LIMIT {
+            return Err(too_large(format!("more than {total}")));
         }
-    })
+    }
+    if total > limit as u64 {
+        return Err(too_large(total.to_string()));
+    }
+    Ok(buf.into())
 }
 
 /// Parsed query parameters (a bare `?` is an empty query).
