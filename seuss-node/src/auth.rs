@@ -7,6 +7,8 @@
 //! * `STATE/keys` (optional): one `NAMESPACE UUID:KEY` per line; blank lines and lines
 //!   starting with `#` are ignored.
 //!
+//! Both files are read at start-up: a key added later takes a restart.
+//!
 //! A request without `Authorization` gets 401 "The resource requires authentication, which was
 //! not supplied with the request"; any other header that does not name a known UUID with its
 //! key gets 401 "The supplied authentication is invalid" (keys are compared in constant time).

@@ -33,6 +33,14 @@
 //! STATE/activations.jsonl         activation records, written when the node drains
 //! ```
 //!
+//! # What the REST API covers
+//!
+//! Actions (create/update, get, list, delete, invoke: blocking, non-blocking, result only),
+//! activations (list, get, result, logs) and the namespaces list, with OpenWhisk's paths,
+//! queries, bodies, status codes and error messages. Not covered, each answered with a clear
+//! error: packages (`pkg/action` names), sequences and blackbox actions (`exec.kind`), zip or
+//! tar.gz actions (base64 `code`); triggers, rules and web actions have no routes (404).
+//!
 //! # Modules
 //!
 //! | module | concern |
