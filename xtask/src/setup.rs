@@ -25,12 +25,27 @@ fn quiet_ok(cmd: &mut Command) -> bool {
     cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
 }
 
-/// Everything: nightly, uhyve, Node.js, the OpenWhisk JS client.
+/// Everything: nightly, uhyve, Node.js, the OpenWhisk JS client, wrk.
 pub fn ensure_all() -> Result<()> {
     ensure_nightly()?;
     ensure_uhyve()?;
     ensure_node()?;
-    ensure_openwhisk_client()
+    ensure_openwhisk_client()?;
+    ensure_wrk()
+}
+
+/// `wrk`, the HTTP load generator of `seuss bench serve` (Debian package).
+pub fn ensure_wrk() -> Result<()> {
+    if Command::new("wrk").arg("-v").output().is_ok() {
+        return Ok(());
+    }
+    eprintln!("setup: installing wrk (apt-get)");
+    let ok = quiet_ok(Command::new("apt-get").arg("update"))
+        && Command::new("apt-get").args(["install", "-y", "wrk"]).status().map(|s| s.success()).unwrap_or(false);
+    if !ok {
+        bail!("wrk is missing and apt-get could not install it");
+    }
+    Ok(())
 }
 
 /// The official OpenWhisk JS client the `seuss serve` tests drive the node with (the version
