@@ -73,7 +73,8 @@ enum Cmd {
         /// The snapshot file.
         snapshot: std::path::PathBuf,
     },
-    /// Benchmarks: startup, density, throughput, burst (needs `cargo xtask build-test-images`).
+    /// Benchmarks: startup, density, throughput, burst, serve (needs `cargo xtask build-test-images`;
+    /// serve also needs wrk).
     Bench(bench::BenchArgs),
     /// The serverless node: OpenWhisk's REST API (actions, invocations, activations) on
     /// 127.0.0.1:3233, or with --action-proxy OpenWhisk's /init + /run protocol. Runs until
