@@ -160,6 +160,40 @@
     return module.exports;
   };
 
+  // ---- OpenWhisk glue for `seuss serve` (seuss-node); keep it in this section ----
+  // `process.env`: what the function's source set at import (the node's action-proxy mode
+  // prepends its init env), plus, per invocation, the `__OW_*` values the node passes as the
+  // `__ow_env` member of the args (removed from the params main sees). Every invocation gets
+  // a fresh copy, so nothing one invocation writes leaks into the next, even when reused.
+  // An entry point other than `main` (OpenWhisk's `exec.main`) is named by the node's glue,
+  // appended to the source, in `globalThis.__seuss_main`.
+  const assign = Object.assign;
+  const hasOwn = Object.prototype.hasOwnProperty;
+  const isArray = Array.isArray;
+  const process = { env: {} };
+  data(global, 'process', process, false);
+  // Node's name for the global object (bundled actions assign `global.main = ...`).
+  data(global, 'global', global, false);
+  let importEnv;
+  const owEntry = () => {
+    importEnv = assign({}, process.env);
+    const entry = global.__seuss_main;
+    return typeof entry === 'function' ? entry : undefined;
+  };
+  const owParams = (params) => {
+    const env = assign({}, importEnv);
+    if (params !== null && typeof params === 'object' && !isArray(params) && apply(hasOwn, params, ['__ow_env'])) {
+      const ow = params.__ow_env;
+      delete params.__ow_env;
+      if (ow !== null && typeof ow === 'object') {
+        for (const k of keys(ow)) env[k] = StringCtor(ow[k]);
+      }
+    }
+    process.env = env;
+    return params;
+  };
+  // ---- end of the OpenWhisk glue ----
+
   const errorMessage = (e) =>
     (e !== null && typeof e === 'object' && 'message' in e) ? StringCtor(e.message) : StringCtor(e);
 
@@ -182,6 +216,8 @@
     },
     // The function's main, in the order OpenWhisk's Node.js runtime looks for it.
     findMain(namespace) {
+      const entry = owEntry();
+      if (entry !== undefined) return entry;
       if (namespace !== undefined) {
         if (typeof namespace.default === 'function') return namespace.default;
         if (typeof namespace.main === 'function') return namespace.main;
@@ -196,7 +232,7 @@
     },
     call(main, argsText) {
       const params = trim(argsText) === '' ? {} : parse(argsText);
-      return apply(main, undefined, [params]);
+      return apply(main, undefined, [owParams(params)]);
     },
     finish(value) {
       const text = stringify(value === undefined ? {} : value);

@@ -8,6 +8,7 @@
 //! | `invoke` | `seuss invoke`: hot starts from a function snapshot |
 //! | `inspect` | `seuss inspect`: a snapshot's metadata |
 //! | `bench` | `seuss bench`: the experiments |
+//! | `serve` | `seuss serve`: the serverless node (crate `seuss-node`) |
 //! | `args`, `exit`, `record` | shared flags, the exit-status table, machine-readable records |
 
 mod args;
@@ -17,6 +18,7 @@ mod inspect;
 mod invoke;
 mod record;
 mod run;
+mod serve;
 mod snapshot;
 
 use std::io::IsTerminal;
@@ -71,19 +73,32 @@ enum Cmd {
         /// The snapshot file.
         snapshot: std::path::PathBuf,
     },
-    /// Benchmarks: startup, density, throughput, burst (needs `cargo xtask build-test-images`).
+    /// Benchmarks: startup, density, throughput, burst, serve (needs `cargo xtask build-test-images`;
+    /// serve also needs wrk).
     Bench(bench::BenchArgs),
+    /// The serverless node: OpenWhisk's REST API (actions, invocations, activations) on
+    /// 127.0.0.1:3233, or with --action-proxy OpenWhisk's /init + /run protocol. Runs until
+    /// SIGTERM or SIGINT, then drains (running activations finish) and exits 0.
+    #[command(after_help = "Logs: seuss_node=info by default (start-up, drain); RUST_LOG=seuss_node=debug adds one \
+line per activation with its span (id, action, start kind, timings). With --action-proxy nothing is logged \
+unless RUST_LOG asks: stdout and stderr carry the action's logs.")]
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let default_log = match &cli.cmd {
+        Cmd::Serve(a) if !a.action_proxy => "seuss_node=info",
+        _ => "error",
+    };
+    init_logging(cli.log_format, default_log);
     let r = match cli.cmd {
         Cmd::Run(a) => run::run(a),
         Cmd::Snapshot(a) => snapshot::snapshot(a),
         Cmd::Invoke(a) => invoke::invoke(a),
         Cmd::Inspect { snapshot } => inspect::inspect(&snapshot),
         Cmd::Bench(a) => bench::run(a).map(|()| ExitCode::SUCCESS),
+        Cmd::Serve(a) => serve::serve(a),
     };
     r.unwrap_or_else(|e| {
         eprintln!("seuss: error: {}", chain_message(&e));
@@ -91,8 +106,9 @@ fn main() -> ExitCode {
     })
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::from_default_env();
+/// Logs on stderr: what RUST_LOG selects, or `default` without it.
+fn init_logging(format: LogFormat, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),

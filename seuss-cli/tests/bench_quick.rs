@@ -70,3 +70,22 @@ fn burst_records_every_request_and_plots_them() {
     let plot = std::fs::read_to_string(&svg).unwrap();
     assert!(plot.starts_with("<svg") && plot.matches("<circle").count() == reqs.len());
 }
+
+#[test]
+fn serve_reports_http_throughput_and_its_baselines() {
+    let r = bench("serve", &[]);
+    let hot = r["hot"].as_array().expect("hot runs");
+    assert_eq!(hot.len(), 2, "1 worker x 2 connection counts");
+    for h in hot {
+        assert!(h["rps"].as_f64().is_some_and(|v| v > 0.0) && h["p50_us"].as_f64().is_some_and(|v| v > 0.0), "{h}");
+        assert_eq!(h["non_2xx"], 0, "every invocation succeeded: {h}");
+    }
+    assert!(is_dist(&r["library_hot_us"]));
+    assert!(is_dist(&r["new_action"]["latency_us"]));
+    assert_eq!(r["cache"].as_array().map(Vec::len), Some(2));
+    assert!(r["node_process_rps"].as_f64().is_some_and(|v| v > 0.0), "{}", r["node_process_rps"]);
+    assert!(r["node_warm_run"]["rps"].as_f64().is_some_and(|v| v > 0.0));
+    for key in ["hot_over_node_process", "low_load_p50_over_library_hot", "new_action_over_node_process"] {
+        assert!(r["ratios"][key].as_f64().is_some_and(|v| v > 0.0), "{key}");
+    }
+}

@@ -2,7 +2,7 @@
 //!
 //! | command | what it does |
 //! |---|---|
-//! | `setup` | installs what the project needs and is missing: the pinned nightly with `rust-src` and `llvm-tools`, stock uhyve 0.10.0, Node.js |
+//! | `setup` | installs what the project needs and is missing: the pinned nightly with `rust-src` and `llvm-tools`, stock uhyve 0.10.0, Node.js, the OpenWhisk JS client (npm, into target/npm), wrk |
 //! | `build-image <CRATE_DIR \| FN.js \| --runtime> -o IMG` | builds a bootable unikernel image |
 //! | `bundle FN.js -o OUT` | the function with what it imports from `node_modules`, as one payload for the runtime path |
 //! | `demo` | set-up, build the examples, run them on stock uhyve (the README's first command) |
@@ -31,7 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Install the pinned nightly (+rust-src, llvm-tools), stock uhyve 0.10.0 and Node.js if missing.
+    /// Install the pinned nightly (+rust-src, llvm-tools), stock uhyve 0.10.0, Node.js and the
+    /// OpenWhisk JS client (npm, into target/npm) and wrk if missing.
     Setup,
     /// Build a bootable image: from a guest crate directory (examples/rust-hello), from a JS
     /// function (examples/hello.js), or the JS runtime image with no function (--runtime).
@@ -192,7 +193,7 @@ fn bench_all(quick: bool) -> Result<()> {
     let seuss = build_seuss()?;
     let out = root.join("bench-results");
     std::fs::create_dir_all(&out)?;
-    for e in ["startup", "density", "throughput", "burst"] {
+    for e in ["startup", "density", "throughput", "burst", "serve"] {
         let mut cmd = Command::new(&seuss);
         cmd.current_dir(&root).args(["bench", e, "--json"]).arg(out.join(format!("{e}.json")));
         if e == "burst" {

@@ -20,12 +20,62 @@ fn quiet_ok(cmd: &mut Command) -> bool {
     cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
 }
 
-/// Everything: nightly, uhyve, Node.js.
+/// Everything: nightly, uhyve, Node.js, the OpenWhisk JS client, wrk.
 pub fn ensure_all() -> Result<()> {
     crate::boa_patch::ensure()?;
     ensure_nightly()?;
     ensure_uhyve()?;
-    ensure_node()
+    ensure_node()?;
+    ensure_openwhisk_client()?;
+    ensure_wrk()
+}
+
+/// `wrk`, the HTTP load generator of `seuss bench serve` (Debian package).
+pub fn ensure_wrk() -> Result<()> {
+    if Command::new("wrk").arg("-v").output().is_ok() {
+        return Ok(());
+    }
+    eprintln!("setup: installing wrk (apt-get)");
+    let ok = quiet_ok(Command::new("apt-get").arg("update"))
+        && Command::new("apt-get").args(["install", "-y", "wrk"]).status().map(|s| s.success()).unwrap_or(false);
+    if !ok {
+        bail!("wrk is missing and apt-get could not install it");
+    }
+    Ok(())
+}
+
+/// The official OpenWhisk JS client the `seuss serve` tests drive the node with (the version
+/// the REST API was checked against), installed with npm into `target/npm/` (git-ignored).
+pub const OPENWHISK_CLIENT: &str = "openwhisk@3.21.9";
+
+/// [`OPENWHISK_CLIENT`] in `target/npm/node_modules`.
+pub fn ensure_openwhisk_client() -> Result<()> {
+    let dir = crate::workspace_root().join("target/npm");
+    if dir.join("node_modules/openwhisk/package.json").is_file() {
+        return Ok(());
+    }
+    if !quiet_ok(Command::new("npm").arg("--version")) {
+        // Debian packages npm apart from nodejs.
+        eprintln!("setup: installing npm (apt-get)");
+        let ok = quiet_ok(Command::new("apt-get").arg("update"))
+            && Command::new("apt-get").args(["install", "-y", "npm"]).status().map(|s| s.success()).unwrap_or(false);
+        if !ok {
+            bail!("npm is missing and apt-get could not install it");
+        }
+    }
+    eprintln!("setup: installing the OpenWhisk JS client ({OPENWHISK_CLIENT}) into {} (npm)", dir.display());
+    std::fs::create_dir_all(&dir)?;
+    let ok = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--prefix"])
+        .arg(&dir)
+        .arg(OPENWHISK_CLIENT)
+        .status()
+        .context("running npm (it comes with Node.js)")?
+        .success();
+    if !ok {
+        bail!("npm install {OPENWHISK_CLIENT} failed: the serve tests need the npm registry once");
+    }
+    Ok(())
 }
 
 /// The pinned nightly with `rust-src` and `llvm-tools`.

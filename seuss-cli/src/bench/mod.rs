@@ -7,6 +7,7 @@
 mod burst;
 mod common;
 mod density;
+mod serve;
 mod startup;
 mod throughput;
 
@@ -28,6 +29,8 @@ pub enum Experiment {
     Throughput,
     /// Latency under periodic bursts.
     Burst,
+    /// The node through HTTP (`seuss serve` loaded by wrk) with its baselines.
+    Serve,
 }
 
 /// Arguments of `seuss bench`.
@@ -114,6 +117,24 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 t,
                 Some(svg),
             )
+        }
+        Experiment::Serve => {
+            let p = if a.quick {
+                serve::Params { workers: vec![1], connections: vec![1, 4], secs: 1, cache_sizes: vec![1, 4], new_actions: 3, library_runs: 20 }
+            } else {
+                serve::Params {
+                    workers: vec![1, 2],
+                    connections: vec![1, 2, 64],
+                    secs: 10,
+                    cache_sizes: vec![1, 4, 16, 64, 256],
+                    new_actions: 50,
+                    library_runs: 1000,
+                }
+            };
+            let r = serve::run(&env, &p)?;
+            let t = serve::table(&r);
+            let params = json!({"workers": p.workers, "connections": p.connections, "seconds": p.secs, "cache_sizes": p.cache_sizes, "new_actions": p.new_actions});
+            ("serve", params, r, t, None)
         }
     };
     // With `--json -` stdout carries the JSON document alone (pipe it to jq); the table then
