@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// REST API: what an OpenWhisk invoker talks to (see deploy/).
     #[arg(long)]
     pub action_proxy: bool,
+    /// Destinations every function may reach (deny by default): HOST[:PORT] entries as for
+    /// `seuss run --allow-net`; an action's `allow-net` annotation adds to them.
+    #[arg(long = "allow-net", value_name = "HOST[:PORT],...")]
+    pub allow_net: Vec<String>,
     /// The JS runtime image (default: target/images/runtime.img of the seuss checkout around
     /// the current directory).
     #[arg(long, env = "SEUSS_RUNTIME_IMAGE")]
@@ -104,6 +108,12 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     config.namespace_concurrency = a.namespace_concurrency;
     config.max_activations = a.max_activations;
     config.action_proxy = a.action_proxy;
+    for v in &a.allow_net {
+        match v.parse::<seuss_hv::EgressPolicy>() {
+            Ok(p) => config.allow_net.extend(&p),
+            Err(e) => crate::usage!("{e}"),
+        }
+    }
     let proxy = a.action_proxy;
     let state_dir = a.state_dir;
     seuss_node::run(config, move |r| announce(r, proxy, &state_dir)).context("seuss serve")?;

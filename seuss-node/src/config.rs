@@ -44,6 +44,9 @@ pub struct NodeConfig {
     pub idle_clones_per_worker: usize,
     /// Serve OpenWhisk's action-runtime protocol (`/init`, `/run`) instead of the REST API.
     pub action_proxy: bool,
+    /// Destinations every function may reach (deny by default); an action's `allow-net`
+    /// annotation adds to it.
+    pub allow_net: seuss_hv::EgressPolicy,
 }
 
 impl NodeConfig {
@@ -62,6 +65,7 @@ impl NodeConfig {
             max_activation_bytes: 256 * 1024 * 1024,
             idle_clones_per_worker: 64,
             action_proxy: false,
+            allow_net: seuss_hv::EgressPolicy::default(),
         }
     }
 }

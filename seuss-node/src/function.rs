@@ -47,9 +47,18 @@ pub struct Function {
     pub current: Mutex<Option<SnapshotId>>,
     /// Serialises loading and making its snapshot.
     pub build: Mutex<()>,
+    /// Destinations this function may reach beyond the node's `--allow-net` (the action's
+    /// `allow-net` annotation).
+    pub allow_net: seuss_hv::EgressPolicy,
 }
 
 impl Function {
+    /// The function with the extra egress entries `policy` (its `allow-net` annotation).
+    pub fn with_allow_net(mut self, policy: seuss_hv::EgressPolicy) -> Self {
+        self.allow_net = policy;
+        self
+    }
+
     /// A function; `memory_mb` is rounded up to the guest's 2 MiB granule.
     pub fn new(label: String, source: GuestSource, source_hash: String, dir: PathBuf, memory_mb: u64, timeout: Duration) -> Self {
         Self {
@@ -61,6 +70,7 @@ impl Function {
             timeout,
             current: Mutex::new(None),
             build: Mutex::new(()),
+            allow_net: seuss_hv::EgressPolicy::default(),
         }
     }
 

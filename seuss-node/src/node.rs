@@ -108,6 +108,11 @@ async fn serve(config: NodeConfig, ready: impl FnOnce(&Ready) + Send) -> Result<
         cache: SnapCache::new(config.memory_budget, metrics.clone()),
         metrics: metrics.clone(),
         idle_per_worker: config.idle_clones_per_worker,
+        pages: Arc::new(
+            seuss_hv::PageStore::open(&state_dir.join("pages"), seuss_hv::Codec::Zstd)
+                .map_err(|e| NodeError::Io { path: state_dir.join("pages").display().to_string(), source: std::io::Error::other(e) })?,
+        ),
+        allow_net: config.allow_net.clone(),
     });
     // The default runtime snapshot, made (first start) or loaded now rather than at the first request.
     {

@@ -198,6 +198,19 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Idle clones each worker keeps.
     pub idle_per_worker: usize,
+    /// The page store of function snapshots (`STATE/pages`): pages kept once by content.
+    pub pages: Arc<seuss_hv::PageStore>,
+    /// Destinations every function may reach.
+    pub allow_net: seuss_hv::EgressPolicy,
+}
+
+impl Shared {
+    /// The instance configuration of `f` with `timeout`.
+    pub fn config_of(&self, f: &Function, timeout: Duration) -> Config {
+        let mut policy = self.allow_net.clone();
+        policy.extend(&f.allow_net);
+        Config { timeout, console: Console::Capture, network: seuss_hv::NetMode::User(policy), ..Config::default() }
+    }
 }
 
 /// See the module docs.
@@ -369,7 +382,7 @@ impl Worker {
         let runtime = s.runtimes.get(&s.kvm, f.memory_mib).map_err(|e| ExecError::Node(e.to_string()))?;
         let path = f.snapshot_path(&s.runtimes.key(f.memory_mib));
         if path.exists() {
-            match Loaded::open_with_parent(&path, &runtime) {
+            match Loaded::open_with_parent_in(&path, &runtime, Some(&s.pages)) {
                 Ok(snap) => {
                     s.metrics.snapshot_loads.inc();
                     f.set_current(snap.id());
@@ -383,8 +396,8 @@ impl Worker {
             }
         }
         let source = f.guest_text().map_err(ExecError::Node)?;
-        let config = Config { timeout: f.timeout, console: Console::Capture, ..Config::default() };
-        let snap = seuss_hv::warm_snapshot(&s.kvm, &runtime, &source, &config, &path).map_err(|e| match e {
+        let config = s.config_of(f, f.timeout);
+        let snap = seuss_hv::warm_snapshot_to_store(&s.kvm, &runtime, &source, &config, &path, &s.pages).map_err(|e| match e {
             SnapshotError::Import(msg) => ExecError::Import(msg),
             SnapshotError::Instance(e @ seuss_hv::Error::Timeout(_)) => ExecError::Import(format!("the import {e}")),
             SnapshotError::Instance(e) if e.kind() == seuss_hv::ErrorKind::Guest => ExecError::Import(e.to_string()),
@@ -409,7 +422,7 @@ impl Worker {
                 Ok((c, StartKind::Hot))
             }
             None => self.snapshot(&f).and_then(|(snap, kind)| {
-                let config = Config { timeout, console: Console::Capture, ..Config::default() };
+                let config = self.shared.config_of(&f, timeout);
                 let inst = Instance::from_snapshot(&self.shared.kvm, &snap, &config)?;
                 self.shared.metrics.live_clones.inc();
                 Ok((Clone_ { inst, metrics: self.shared.metrics.clone() }, kind))

@@ -102,7 +102,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// The function of an action's metadata in `dir`.
+/// The egress entries of an action's `allow-net` annotation (a string in `--allow-net`'s
+/// syntax); `Err` says why it is not valid.
+pub fn allow_net_of(meta: &ActionMeta) -> Result<seuss_hv::EgressPolicy, String> {
+    match meta.annotation("allow-net") {
+        None => Ok(seuss_hv::EgressPolicy::default()),
+        Some(serde_json::Value::String(s)) => s.parse().map_err(|e: seuss_hv::PolicyError| format!("annotation allow-net: {e}")),
+        Some(_) => Err("annotation allow-net must be a string such as \"example.com:443,host.seuss.internal:8080\"".into()),
+    }
+}
+
+/// The function of an action's metadata in `dir` (an invalid `allow-net` annotation, which
+/// the REST API refuses at creation, allows nothing extra).
 pub fn function_of(meta: &ActionMeta, dir: &Path) -> Function {
     Function::new(
         format!("{}/{}", meta.namespace, meta.name),
@@ -112,6 +123,7 @@ pub fn function_of(meta: &ActionMeta, dir: &Path) -> Function {
         meta.limits.memory,
         Duration::from_millis(meta.limits.timeout),
     )
+    .with_allow_net(allow_net_of(meta).unwrap_or_default())
 }
 
 impl ActionStore {

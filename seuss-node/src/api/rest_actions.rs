@@ -116,6 +116,7 @@ pub async fn put(
         updated: epoch_ms(SystemTime::now()),
         source_hash: hash.clone(),
     };
+    crate::store::allow_net_of(&meta).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
     let dir = node.store.dir_of(&ns, &name);
     let old_hash = old.as_ref().map(|o| o.meta.source_hash.clone());
     {
