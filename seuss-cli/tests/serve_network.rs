@@ -1,10 +1,10 @@
 //! Network access of functions in `seuss serve`: deny by default, the node's `--allow-net`,
 //! an action's `allow-net` annotation, and function snapshots kept in the node's page store.
 
-mod common;
 mod serve_support;
 
 use serde_json::json;
+use serve_support::common;
 use serve_support::*;
 
 const FETCH: &str = "async function main({ url }) {\n\
