@@ -1,11 +1,20 @@
 //! A KVM VM with one vCPU over a [`GuestRam`], in uhyve's initial machine state.
 
-use kvm_bindings::{kvm_cpuid_entry2, kvm_segment, kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES};
+use std::os::fd::AsRawFd;
+
+use kvm_bindings::{
+    kvm_clear_dirty_log, kvm_clear_dirty_log__bindgen_ty_1, kvm_cpuid_entry2, kvm_enable_cap, kvm_segment,
+    kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES,
+};
 use snapfmt::CpuidLeaf;
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 
 use crate::image::EntryState;
 use crate::memory::GuestRam;
+
+/// `KVM_CLEAR_DIRTY_LOG` = `_IOWR(KVMIO, 0xc0, struct kvm_clear_dirty_log)`.
+const KVM_CLEAR_DIRTY_LOG: libc::c_ulong = 0xc018_aec0;
+const _: () = assert!(size_of::<kvm_clear_dirty_log>() == 24);
 
 /// KVM refused an operation.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +72,16 @@ impl Vm {
     /// which pages the guest writes ([`Vm::take_dirty_pages`]): clones use it to reset.
     pub fn new(kvm_sys: &Kvm, ram: GuestRam, dirty_log: bool, cpuid: Option<&[CpuidLeaf]>) -> Result<Self, KvmError> {
         let vm = kvm("create VM", kvm_sys.create_vm())?;
+        if dirty_log {
+            // Manual protection: reading the dirty log does not write-protect the pages again;
+            // `protect_pages` does, for the pages the caller chooses (see `Instance::reset`).
+            let cap = kvm_enable_cap {
+                cap: kvm_bindings::KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+                args: [u64::from(kvm_bindings::KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE), 0, 0, 0],
+                ..Default::default()
+            };
+            kvm("enable manual dirty-log protection", vm.enable_cap(&cap))?;
+        }
         let region = kvm_userspace_memory_region {
             slot: 0,
             guest_phys_addr: ram.base(),
@@ -104,10 +123,11 @@ impl Vm {
         Ok(Self { vm, vcpu, ram, tsc_khz, cpuid: leaves })
     }
 
-    /// The guest pages written since the last call (or since the VM was made), as page numbers
-    /// relative to RAM's base, in order. KVM write-protects them again, so the next call sees
-    /// only new writes. Only for VMs made with `dirty_log`.
-    pub fn take_dirty_pages(&self) -> Result<Vec<u64>, KvmError> {
+    /// The guest pages whose dirty bit is set: written since [`Vm::protect_pages`] last cleared
+    /// them (or since the VM was made), as page numbers relative to RAM's base, in order. The
+    /// bits stay set and the pages writable until they are protected again. Only for VMs made
+    /// with `dirty_log`.
+    pub fn dirty_pages(&self) -> Result<Vec<u64>, KvmError> {
         let bitmap = kvm("get dirty log", self.vm.get_dirty_log(0, self.ram.size() as usize))?;
         let mut pages = Vec::new();
         for (i, mut word) in bitmap.into_iter().enumerate() {
@@ -118,6 +138,36 @@ impl Vm {
             }
         }
         Ok(pages)
+    }
+
+    /// Clears the dirty bits of `pages` (sorted) and write-protects them again, so the next
+    /// guest write to each is seen (one `KVM_CLEAR_DIRTY_LOG` per 64-page window touched).
+    pub fn protect_pages(&self, pages: &[u64]) -> Result<(), KvmError> {
+        let total = self.ram.size() / 4096;
+        let mut i = 0;
+        while i < pages.len() {
+            let first = pages[i] & !63;
+            let mut bits = 0u64;
+            while i < pages.len() && pages[i] < first + 64 {
+                bits |= 1 << (pages[i] - first);
+                i += 1;
+            }
+            let num = (total - first).min(64) as u32;
+            let clear = kvm_clear_dirty_log {
+                slot: 0,
+                num_pages: num,
+                first_page: first,
+                __bindgen_anon_1: kvm_clear_dirty_log__bindgen_ty_1 { dirty_bitmap: (&mut bits as *mut u64).cast() },
+            };
+            // SAFETY: KVM_CLEAR_DIRTY_LOG reads one kvm_clear_dirty_log and the 64-bit bitmap
+            // it points to (`bits`, alive for the call); `first` is 64-aligned and `num` ends at
+            // or before the slot's end, as KVM requires.
+            let r = unsafe { libc::ioctl(self.vm.as_raw_fd(), KVM_CLEAR_DIRTY_LOG, &clear) };
+            if r < 0 {
+                return Err(KvmError { what: "clear dirty log", source: kvm_ioctls::Error::last() });
+            }
+        }
+        Ok(())
     }
 
     /// Puts the vCPU in uhyve's entry state: long mode, paging on the boot page tables,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use kvm_ioctls::Kvm;
 
-use super::{Instance, State};
+use super::{HotSet, Instance, State};
 use crate::config::{check_memory, Config};
 use crate::error::Error;
 use crate::files::Files;
@@ -33,7 +33,7 @@ impl Instance {
         if self.origin.is_none() {
             return Err(Error::State("not a clone of a snapshot: its writes are not tracked"));
         }
-        let mut pages = self.vm.take_dirty_pages()?;
+        let mut pages = self.vm.dirty_pages()?;
         pages.extend(self.vm.ram.take_host_written());
         Ok(pages)
     }
@@ -65,6 +65,7 @@ impl Instance {
             marks,
             origin: None,
             pending_restore: Vec::new(),
+            hot_set: HotSet::default(),
             network,
         })
     }
@@ -87,6 +88,7 @@ impl Instance {
             marks: Marks::created_now(false),
             origin: None,
             pending_restore: Vec::new(),
+            hot_set: HotSet::default(),
             network: Network::new(&config.network).map_err(|e| Error::Config(e.to_string()))?,
         })
     }
@@ -117,6 +119,7 @@ impl Instance {
             marks,
             origin: Some(snap.clone()),
             pending_restore: Vec::new(),
+            hot_set: HotSet::default(),
             network,
         })
     }
@@ -140,6 +143,13 @@ impl Instance {
         self.vm.ram.restore_pages(&written, |page| snap.page_data(page)).map_err(|e| Error::Memory(self.vm.ram.size(), e))?;
         // The restore itself is not a write to undo next time.
         self.vm.ram.take_host_written();
+        // Pages written in two invocations in a row stay writable (the *hot set*, at most
+        // HOT_SET_PAGES): they are restored at every reset whether written or not, and the
+        // guest's next writes to them cost no write-protection fault. The others are
+        // write-protected again, so their next write shows in the dirty log.
+        let (hot, protect) = self.hot_set.update(&written);
+        self.vm.protect_pages(&protect)?;
+        tracing::trace!(restored = written.len(), hot, protected = protect.len(), "reset");
         snap.vcpu().restore(&self.vm.vcpu)?;
         self.state = State::Parked { call: snap.parked_call(), params: snap.parked_params() };
         self.files.close_all();

@@ -115,3 +115,16 @@ fn only_clones_can_be_reset() {
     let mut g = guest(&[vec![0xF4]]);
     assert!(matches!(g.reset(), Err(Error::State(_))));
 }
+
+#[test]
+fn pages_written_twice_in_a_row_stay_writable_up_to_the_cap() {
+    let mut h = super::HotSet::default();
+    assert_eq!(h.update(&[1, 2, 3]), (0, vec![1, 2, 3]), "written once: protected again");
+    assert_eq!(h.update(&[2, 3, 4]), (2, vec![4]), "2 and 3 twice in a row: hot");
+    assert_eq!(h.update(&[2, 3, 5]), (2, vec![5]), "hot pages are never protected");
+    let many: Vec<u64> = (100..100 + 2 * super::HOT_SET_PAGES as u64).collect();
+    h.update(&many);
+    let (hot, protect) = h.update(&many);
+    assert_eq!(hot, super::HOT_SET_PAGES, "the hot set is capped");
+    assert_eq!(protect.len(), many.len() + 2 - super::HOT_SET_PAGES);
+}
