@@ -58,9 +58,13 @@ pub enum StateError {
 unsafe trait Pod: Default {}
 // SAFETY: these kvm-bindings structs are repr(C) integer aggregates.
 unsafe impl Pod for kvm_regs {}
+// SAFETY: a repr(C) kvm-bindings struct of integers and arrays of integers.
 unsafe impl Pod for kvm_sregs {}
+// SAFETY: a repr(C) kvm-bindings struct of integers and arrays of integers.
 unsafe impl Pod for kvm_xsave {}
+// SAFETY: a repr(C) kvm-bindings struct of integers and arrays of integers.
 unsafe impl Pod for kvm_xcrs {}
+// SAFETY: a repr(C) kvm-bindings struct of integers and arrays of integers.
 unsafe impl Pod for kvm_vcpu_events {}
 
 fn bytes_of<T: Pod>(v: &T) -> Vec<u8> {

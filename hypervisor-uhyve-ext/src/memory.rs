@@ -42,16 +42,27 @@ pub unsafe trait Plain: Copy {}
 
 // SAFETY: all of these are repr(C) structs of integers (the `_pad` fields are integers too).
 unsafe impl Plain for seuss_abi::BufferParams {}
+// SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Plain for seuss_abi::InvocationParams {}
+// SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Plain for seuss_abi::ResultParams {}
+// SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Plain for seuss_abi::LogParams {}
+// SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Plain for seuss_abi::WaitParams {}
+// SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Plain for seuss_abi::MarkParams {}
+// SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Plain for seuss_abi::EgressParams {}
+// SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Plain for u64 {}
+// SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Plain for i64 {}
+// SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Plain for u32 {}
+// SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Plain for u16 {}
+// SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Plain for i32 {}
 // SAFETY: arrays of integers have no padding.
 unsafe impl<const N: usize> Plain for [u64; N] {}
@@ -90,6 +101,7 @@ struct PagemapScan {
 
 // SAFETY: the mapping is owned by this value; concurrent access is the caller's concern, as
 // with any &/&mut. The vCPU only runs while the owning instance holds it.
+// SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Send for GuestRam {}
 
 impl GuestRam {

@@ -102,8 +102,10 @@ struct Netns(String);
 
 impl Netns {
     fn new() -> Self {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let euid = unsafe { libc::geteuid() };
         assert!(
-            unsafe { libc::geteuid() } == 0,
+            euid == 0,
             "the tap tests need root (ip netns, ip tuntap); CI runs as root"
         );
         let name = format!("seuss-t{}", std::process::id());

@@ -222,3 +222,70 @@ fn log_floods_are_truncated_not_hoarded() {
     assert!(kept <= seuss_hv::MAX_CAPTURED_OUTPUT + 100, "{kept} bytes of logs kept");
     assert!(o.logs.last().unwrap().text.contains("truncated"), "a truncation note ends the log");
 }
+
+// ---- The newcomer's transcript (issue 12): each of these gave a wrong answer or a late error
+// before; now the CLI answers at once and right.
+
+#[test]
+fn a_function_image_takes_its_args_after_dashes_like_stock_uhyve() {
+    let out = seuss(&[&img("hello"), "--", r#"{"name":"Ada"}"#]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"greeting\":\"Hello, Ada!\"}\n");
+    let out = seuss(&[&img("hello"), "--args", "{}", "--", r#"{"name":"Ada"}"#]);
+    assert_eq!(out.status.code(), Some(2), "args given twice is a usage error");
+}
+
+#[test]
+fn runtime_and_function_images_are_checked_against_the_flags() {
+    let fib = example_source("fib").display().to_string();
+    let out = seuss(&["--runtime", &img("hello"), "--function", &fib]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("already holds a function"), "{}", stderr(&out));
+    let out = seuss(&[&img("runtime")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is a runtime image"), "{}", stderr(&out));
+    let out = seuss(&[&img("rust-hello"), "--args", "{}"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("plain program"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_args_are_refused_before_any_vm_naming_the_flag() {
+    let t = Instant::now();
+    let out = seuss(&[&img("hello"), "--args", "{bad"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--args: args are not one JSON value"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "no result line: the function never ran");
+    assert!(t.elapsed() < Duration::from_secs(10));
+    // Lone surrogates are JSON (Node accepts them); the host passes them on.
+    let out = seuss(&[&img("hello"), "--args", r#"{"name":"\ud800"}"#]);
+    assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn memory_sizes_in_uhyves_syntax_from_the_flag_or_the_environment() {
+    let out = seuss(&[&img("hello"), "--memory-size", "128MiB", "--args", "{}"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = seuss(&[&img("hello"), "-m", "256M", "--args", "{}"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("did you mean 256MiB"), "{}", stderr(&out));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_seuss"));
+    cmd.args(["run", &img("hello"), "--args", "{}"]).env("HERMIT_MEMORY_SIZE", "8MiB");
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(2), "HERMIT_MEMORY_SIZE is read: 8 MiB is below the minimum");
+    assert!(stderr(&out).contains("at least 16 MiB"), "{}", stderr(&out));
+}
+
+#[test]
+fn json_records_go_to_stdout_and_the_console_to_stderr() {
+    let out = seuss(&[&img("hello"), "--args", r#"{"name":"Ada"}"#, "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "one record: {lines:?}");
+    let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["result"]["greeting"], "Hello, Ada!");
+    assert_eq!((v["error"].as_bool(), v["start"].as_str()), (Some(false), Some("cold")));
+    assert!(v["latency_us"].as_u64().unwrap() > 0 && v["timings_us"]["import"].is_u64(), "{v}");
+    assert!(stderr(&out).contains("greeting Ada"), "the console line is on stderr");
+}
