@@ -128,6 +128,9 @@ pub use outcome::{Event, LogLine, Marks, Outcome};
 pub use output::TRUNCATED_NOTE;
 pub use seuss_abi::{Hypercall, Phase, MAX_PAYLOAD, MAX_SOURCE};
 pub use snapfmt::{ImageRef, Kind, SnapshotId};
-pub use snapshot::{capture, capture_to_store, image_ref, warm_snapshot, warm_snapshot_to_store, Captured, LoadError, Loaded, SnapshotError};
+pub use snapshot::{
+    capture, capture_to_store, image_ref, warm_snapshot, warm_snapshot_and_clone, warm_snapshot_to_store, Captured, LoadError,
+    Loaded, SnapshotError,
+};
 pub use store::{Codec, PageStore, StoreError, StoreStats};
 pub use stats::Summary;

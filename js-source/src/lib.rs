@@ -54,10 +54,30 @@ pub enum SourceError {
     },
 }
 
+/// Checks only the syntax of `source` (named `name` in messages): a script or, failing that, an
+/// ES module. For functions whose entry point is named otherwise (OpenWhisk's `exec.main`), where
+/// the caller supplies the entry glue.
+pub fn check_syntax(name: &str, source: &str) -> Result<(), SourceError> {
+    if source.starts_with(BUNDLE_MARKER) {
+        return check(name, source);
+    }
+    let script_err = match Parser::new(Source::from_bytes(source)).parse_script(&Scope::new_global(), &mut Interner::default()) {
+        Ok(_) => return Ok(()),
+        Err(e) => e,
+    };
+    if Parser::new(Source::from_bytes(source)).parse_module(&Scope::new_global(), &mut Interner::default()).is_ok() {
+        return Ok(());
+    }
+    Err(syntax_error(name, source, &script_err))
+}
+
 /// Checks `source` (named `name` in messages) as a script and, failing that, as an ES module:
 /// the syntax, and that it defines a `main` where the launcher's `findMain` looks (a global
 /// `function main` / `var main`, `module.exports = ...`, `exports.main = ...`, `export default`,
-/// `export function main`, `export const main`, `export { f as main }`).
+/// `export function main`, `export const main`, `export { f as main }`). A top-level
+/// expression that names `exports` or `main` (`global.main = f`, `globalThis.main = f`) is
+/// given the benefit of the doubt: Node.js accepts it, and a `main` that is still missing is
+/// reported by the import itself.
 pub fn check(name: &str, source: &str) -> Result<(), SourceError> {
     if let Some(manifest) = source.strip_prefix(BUNDLE_MARKER) {
         return check_bundle(name, manifest);
@@ -130,7 +150,7 @@ fn check_script_main(name: &str, script: &boa_ast::Script, interner: &Interner) 
             StatementListItem::Statement(st) => {
                 if let Statement::Expression(e) = st.as_ref() {
                     let text = e.to_interned_string(interner);
-                    if text.contains("exports") {
+                    if text.contains("exports") || text.contains("main") {
                         return Ok(());
                     }
                 }
@@ -178,6 +198,13 @@ mod tests {
             "export const main = (p) => p;",
             "function f(p) { return p; }\nexport { f as main };",
         ] {
+            assert_eq!(check("f.js", src), Ok(()), "{src}");
+        }
+    }
+
+    #[test]
+    fn main_set_on_the_global_object_is_accepted() {
+        for src in ["function foo(a) { return a; } global.main = foo;", "globalThis.main = (a) => a;"] {
             assert_eq!(check("f.js", src), Ok(()), "{src}");
         }
     }

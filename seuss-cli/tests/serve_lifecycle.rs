@@ -14,7 +14,8 @@ fn actions_survive_a_restart_without_reimport() {
     let mut s = Server::start(&dir, &[]);
     let key = s.key.clone();
     assert_eq!(s.create("one", "function main(p) { return {one: p.x}; }", json!({})).status, 200);
-    assert_eq!(s.create("two", "function niam() { return {two: 2}; }", json!({"exec": {"main": "niam"}, "parameters": [{"key": "d", "value": 1}]})).status, 200);
+    let r = s.create("two", "function niam() { return {two: 2}; }", json!({"exec": {"main": "niam"}, "parameters": [{"key": "d", "value": 1}]}));
+    assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(s.metric("seuss_warm_snapshots_total", ""), 2.0);
     let id = s.invoke("one", "blocking=true", r#"{"x": 1}"#).json()["activationId"].as_str().unwrap().to_owned();
     assert!(s.terminate(Duration::from_secs(30)).success());
@@ -65,8 +66,11 @@ fn sigterm_drains_an_inflight_invocation() {
     let url = s.api("/actions/slow?blocking=true&result=true");
     let key = s.key.clone();
     let inflight = std::thread::spawn(move || call("POST", &url, Some(&key), Some("{}")));
-    // Let it start running on a worker before the signal.
-    wait_for(Duration::from_secs(10), || (s.metric("seuss_live_clones", "") >= 1.0).then_some(()));
+    // Let it start running on a worker before the signal: one clone is busy (alive, not idle;
+    // the clone the warm path left may wait in another worker's pool).
+    wait_for(Duration::from_secs(10), || {
+        (s.metric("seuss_live_clones", "") - s.metric("seuss_idle_clones", "") >= 1.0).then_some(())
+    });
     let t0 = Instant::now();
     let status = s.terminate(Duration::from_secs(30));
     assert!(status.success(), "exit status {status:?}");
@@ -116,8 +120,8 @@ fn the_snapshot_cache_stays_under_its_budget() {
         let r = s.invoke(name, "blocking=true&result=true", "{}");
         assert_eq!((r.status, r.json()), (200, json!({ "name": name })));
     }
-    // Evicted snapshots come back from the state dir (verified), never from a new import.
-    assert!(s.metric("seuss_snapshot_loads_total", "") >= 2.0);
+    // Evicted snapshots are served by the idle clones the warm path left, or come back from the
+    // state dir (verified), never from a new import.
     assert_eq!(s.metric("seuss_warm_snapshots_total", ""), 3.0);
     assert_eq!(s.metric("seuss_cache_entries", ""), 1.0);
 }

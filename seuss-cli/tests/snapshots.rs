@@ -186,6 +186,24 @@ fn a_reset_clone_forgets_big_heaps_new_pages_timeouts_and_crashes() {
 }
 
 #[test]
+fn the_warm_path_can_keep_its_instance_as_the_first_clone() {
+    let dir = scratch();
+    let runtime = seuss_hv::Loaded::open(Path::new(&runtime_snapshot(&dir))).unwrap();
+    let kvm = kvm_ioctls::Kvm::new().unwrap();
+    let src = "let count = 0; const big = new Array(20000).fill(7);\nfunction main(p) { count += 1; return { count, n: p.n, s: big.length }; }\n";
+    let cfg = seuss_hv::Config::default();
+    let (snap, mut first) = seuss_hv::warm_snapshot_and_clone(&kvm, &runtime, src, &cfg, &dir.join("kept.snap"), None).unwrap();
+    let want = r#"{"count":1,"n":1,"s":20000}"#;
+    assert_eq!(first.invoke(r#"{"n":1}"#).unwrap().result.unwrap(), want);
+    for _ in 0..3 {
+        first.reset().unwrap();
+        assert_eq!(first.invoke(r#"{"n":1}"#).unwrap().result.unwrap(), want, "reset returns to the new function snapshot");
+    }
+    let mut other = seuss_hv::Instance::from_snapshot(&kvm, &snap, &cfg).unwrap();
+    assert_eq!(other.invoke(r#"{"n":1}"#).unwrap().result.unwrap(), want, "a fresh clone agrees");
+}
+
+#[test]
 fn wall_clock_is_current_after_restoring_an_old_snapshot() {
     let dir = scratch();
     let snap = function_snapshot(&dir, "now", "function main() { return { now: Date.now() }; }\n");

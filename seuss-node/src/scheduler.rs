@@ -359,7 +359,17 @@ impl Worker {
                 Job::Invoke(job) => self.invoke(*job, wait),
                 Job::Prepare { done, .. } if cancelled => done(Err(ExecError::Cancelled)),
                 Job::Prepare { function, done } => {
-                    let r = self.snapshot(&function).map(|(_, kind)| kind);
+                    let r = self.snapshot(&function).map(|(snap, kind, inst)| {
+                        // The instance that imported the function waits in the pool: the first
+                        // invocation is then a hot start.
+                        if let Some(inst) = inst {
+                            let clone = Clone_ { inst, metrics: self.shared.metrics.clone() };
+                            if !self.draining.load(Ordering::SeqCst) && self.pool.push((snap.id(), function.timeout.as_nanos()), clone).is_none() {
+                                self.shared.metrics.idle_clones.inc();
+                            }
+                        }
+                        kind
+                    });
                     done(r);
                 }
             }
@@ -368,16 +378,18 @@ impl Worker {
         self.shared.metrics.idle_clones.dec_by(idle);
     }
 
-    /// The function's snapshot: from the cache, the state dir, or the warm path.
-    fn snapshot(&self, f: &Function) -> Result<(Arc<Loaded>, StartKind), ExecError> {
+    /// The function's snapshot: from the cache, the state dir, or the warm path; the warm path
+    /// also hands back the instance that imported the function, already a clone of the new
+    /// snapshot (its first invocation needs no new VM).
+    fn snapshot(&self, f: &Function) -> Result<(Arc<Loaded>, StartKind, Option<Instance>), ExecError> {
         let s = &self.shared;
         if let Some(snap) = f.current().and_then(|id| s.cache.get(&id)) {
-            return Ok((snap, StartKind::Clone));
+            return Ok((snap, StartKind::Clone, None));
         }
         let _build = f.build.lock().unwrap_or_else(|e| e.into_inner());
         // Another worker may have made it while this one waited.
         if let Some(snap) = f.current().and_then(|id| s.cache.get(&id)) {
-            return Ok((snap, StartKind::Clone));
+            return Ok((snap, StartKind::Clone, None));
         }
         let runtime = s.runtimes.get(&s.kvm, f.memory_mib).map_err(|e| ExecError::Node(e.to_string()))?;
         let path = f.snapshot_path(&s.runtimes.key(f.memory_mib));
@@ -387,7 +399,7 @@ impl Worker {
                     s.metrics.snapshot_loads.inc();
                     f.set_current(snap.id());
                     s.cache.insert(snap.clone());
-                    return Ok((snap, StartKind::Load));
+                    return Ok((snap, StartKind::Load, None));
                 }
                 Err(e) => {
                     tracing::warn!(function = %f.label, path = %path.display(), error = %e, "function snapshot unusable; making it again");
@@ -397,7 +409,7 @@ impl Worker {
         }
         let source = f.guest_text().map_err(ExecError::Node)?;
         let config = s.config_of(f, f.timeout);
-        let snap = seuss_hv::warm_snapshot_to_store(&s.kvm, &runtime, &source, &config, &path, &s.pages).map_err(|e| match e {
+        let (snap, inst) = seuss_hv::warm_snapshot_and_clone(&s.kvm, &runtime, &source, &config, &path, Some(&s.pages)).map_err(|e| match e {
             SnapshotError::Import(msg) => ExecError::Import(msg),
             SnapshotError::Instance(e @ seuss_hv::Error::Timeout(_)) => ExecError::Import(format!("the import {e}")),
             SnapshotError::Instance(e) if e.kind() == seuss_hv::ErrorKind::Guest => ExecError::Import(e.to_string()),
@@ -407,7 +419,8 @@ impl Worker {
         remove_stale_snapshots(f, &path);
         f.set_current(snap.id());
         s.cache.insert(snap.clone());
-        Ok((snap, StartKind::Warm))
+        s.metrics.live_clones.inc();
+        Ok((snap, StartKind::Warm, Some(inst)))
     }
 
     fn invoke(&mut self, job: InvokeJob, wait: Duration) {
@@ -421,10 +434,21 @@ impl Worker {
                 self.shared.metrics.idle_clones.dec();
                 Ok((c, StartKind::Hot))
             }
-            None => self.snapshot(&f).and_then(|(snap, kind)| {
-                let config = self.shared.config_of(&f, timeout);
-                let inst = Instance::from_snapshot(&self.shared.kvm, &snap, &config)?;
-                self.shared.metrics.live_clones.inc();
+            None => self.snapshot(&f).and_then(|(snap, kind, warm)| {
+                let inst = match warm {
+                    // The warm path's own instance (made with the function's own timeout).
+                    Some(inst) if timeout == f.timeout => inst,
+                    other => {
+                        if other.is_some() {
+                            // A clone for another timeout: the warm path's instance is dropped.
+                            self.shared.metrics.live_clones.dec();
+                        }
+                        let config = self.shared.config_of(&f, timeout);
+                        let inst = Instance::from_snapshot(&self.shared.kvm, &snap, &config)?;
+                        self.shared.metrics.live_clones.inc();
+                        inst
+                    }
+                };
                 Ok((Clone_ { inst, metrics: self.shared.metrics.clone() }, kind))
             }),
         };

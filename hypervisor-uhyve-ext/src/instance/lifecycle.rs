@@ -124,6 +124,26 @@ impl Instance {
         })
     }
 
+    /// Makes this instance a clone of `snap`, a snapshot just captured from it (while it is
+    /// still parked where it was captured): its memory and vCPU are exactly the snapshot's, so
+    /// from now on [`reset`](Self::reset) returns it to `snap`. The warm path uses it to run a
+    /// new function's first invocation on the instance that imported it, without a new VM.
+    pub(crate) fn rebase(&mut self, snap: &Arc<Loaded>) -> Result<(), Error> {
+        let parked = self.parked_in(snap.parked_call()).ok_or(Error::State("not parked where the snapshot was taken"))?;
+        if parked != snap.parked_params() || snap.parent().map(|p| p.id()) != self.origin.as_ref().map(|o| o.id()) {
+            return Err(Error::State("not the instance this snapshot was captured from"));
+        }
+        // Everything written so far is now the snapshot's content: tracking starts afresh.
+        let mut written = self.written_pages()?;
+        written.extend(std::mem::take(&mut self.pending_restore));
+        written.sort_unstable();
+        written.dedup();
+        self.vm.protect_pages(&written)?;
+        self.hot_set = HotSet::default();
+        self.origin = Some(snap.clone());
+        Ok(())
+    }
+
     /// Returns this clone to the state of the snapshot it was cloned from, as if freshly
     /// cloned, without creating a new VM: every page written since the last reset (by the
     /// guest, from KVM's dirty log; by the host, recorded by [`GuestRam`]) gets the snapshot's

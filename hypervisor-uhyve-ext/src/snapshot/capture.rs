@@ -227,6 +227,23 @@ pub fn warm_snapshot_to_store(
     warm_into(kvm, runtime, source, config, out, Some(store))
 }
 
+/// The warm path that keeps going: as [`warm_snapshot_to_store`] (or [`warm_snapshot`] without a
+/// store), and also returns the instance that imported the function, now a ready clone of the
+/// new snapshot: its first invocation is a hot start without creating a VM or faulting the
+/// imported pages in again.
+pub fn warm_snapshot_and_clone(
+    kvm: &Kvm,
+    runtime: &Arc<Loaded>,
+    source: &str,
+    config: &Config,
+    out: &Path,
+    store: Option<&Arc<PageStore>>,
+) -> Result<(Arc<Loaded>, Instance), SnapshotError> {
+    let (snap, mut inst) = warm_instance(kvm, runtime, source, config, out, store)?;
+    inst.rebase(&snap)?;
+    Ok((snap, inst))
+}
+
 fn warm_into(
     kvm: &Kvm,
     runtime: &Arc<Loaded>,
@@ -235,6 +252,17 @@ fn warm_into(
     out: &Path,
     store: Option<&Arc<PageStore>>,
 ) -> Result<Arc<Loaded>, SnapshotError> {
+    Ok(warm_instance(kvm, runtime, source, config, out, store)?.0)
+}
+
+fn warm_instance(
+    kvm: &Kvm,
+    runtime: &Arc<Loaded>,
+    source: &str,
+    config: &Config,
+    out: &Path,
+    store: Option<&Arc<PageStore>>,
+) -> Result<(Arc<Loaded>, Instance), SnapshotError> {
     let _span = tracing::debug_span!("warm_snapshot", out = %out.display()).entered();
     if runtime.parked_call() != Hypercall::FunctionSource {
         return Err(SnapshotError::NotCapturable(format!(
@@ -262,7 +290,7 @@ fn warm_into(
     }
     let image = runtime.header().image.clone();
     capture_into(&mut inst, out, image, store.map(|s| &**s))?;
-    Ok(Loaded::open_with_parent_in(out, runtime, store)?)
+    Ok((Loaded::open_with_parent_in(out, runtime, store)?, inst))
 }
 
 #[cfg(test)]

@@ -26,5 +26,7 @@
 mod capture;
 mod loaded;
 
-pub use capture::{capture, capture_to_store, image_ref, warm_snapshot, warm_snapshot_to_store, Captured, SnapshotError};
+pub use capture::{
+    capture, capture_to_store, image_ref, warm_snapshot, warm_snapshot_and_clone, warm_snapshot_to_store, Captured, SnapshotError,
+};
 pub use loaded::{LoadError, Loaded, MAX_CHAIN_DEPTH};

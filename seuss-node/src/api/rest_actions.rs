@@ -86,7 +86,10 @@ pub async fn put(
     };
     let guest = checked.map_err(|e| match e {
         crate::source::SourceError::TooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
-        crate::source::SourceError::Syntax(s) => ApiError::malformed(format!("the action's code has a syntax error: {s}")),
+        crate::source::SourceError::Syntax(s @ js_source::SourceError::Syntax { .. }) => {
+            ApiError::malformed(format!("the action's code has a syntax error: {s}"))
+        }
+        crate::source::SourceError::Syntax(s) => ApiError::malformed(s.to_string()),
         other => ApiError::malformed(other.to_string()),
     })?;
     let hash = source_hash(&guest);
