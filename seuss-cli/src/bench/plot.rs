@@ -39,11 +39,53 @@ fn tick(v: f64) -> String {
     format!("{s}{suffix}")
 }
 
+/// Three significant digits with the k/M suffixes of [`tick`] (legend values).
+fn short(v: f64) -> String {
+    let (x, suffix) = if v >= 1e6 { (v / 1e6, "M") } else if v >= 1e3 { (v / 1e3, "k") } else { (v, "") };
+    let decimals = if x >= 100.0 { 0 } else if x >= 10.0 { 1 } else { 2 };
+    let s = format!("{x:.decimals$}");
+    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s };
+    format!("{s}{suffix}")
+}
+
+/// How a legend entry is marked.
+#[derive(Clone, Copy)]
+enum Mark {
+    Bar(RGBColor),
+    Line(RGBColor),
+    Dot(RGBColor),
+    Rule,
+}
+
+/// Draws a legend into its own area (beside or below the chart, never over the data):
+/// entries in `columns` columns, one row every 20 px.
+fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, entries: &[(String, Mark)], columns: usize) -> Result<()> {
+    let (w, _) = area.dim_in_pixel();
+    let col_w = w as i32 / columns.max(1) as i32;
+    let text = TextStyle::from((FONT, 13)).pos(plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Left,
+        plotters::style::text_anchor::VPos::Center,
+    ));
+    for (i, (label, mark)) in entries.iter().enumerate() {
+        let (x, y) = (8 + (i % columns.max(1)) as i32 * col_w, 16 + (i / columns.max(1)) as i32 * 20);
+        match *mark {
+            Mark::Bar(c) => area.draw(&Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled())),
+            Mark::Line(c) => area.draw(&PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))),
+            Mark::Dot(c) => area.draw(&Circle::new((x + 7, y), 4, c.filled())),
+            Mark::Rule => area.draw(&PathElement::new(vec![(x + 7, y - 7), (x + 7, y + 7)], BLACK.mix(0.5).stroke_width(1))),
+        }
+        .map_err(err)?;
+        area.draw(&Text::new(label.clone(), (x + 22, y), text.clone())).map_err(err)?;
+    }
+    Ok(())
+}
+
 /// Powers of ten around `[min, max]` (a log axis that starts and ends on a decade).
 fn decades(min: f64, max: f64) -> (f64, f64) {
     let min = min.max(1e-9);
     let max = max.max(min * 1.0001);
-    (10f64.powf(min.log10().floor()), 10f64.powf(max.log10().ceil()))
+    // A hair beyond the decades, so that both end ticks are drawn.
+    (10f64.powf(min.log10().floor()) * 0.999, 10f64.powf(max.log10().ceil()) * 1.001)
 }
 
 /// The start kinds of `startup`, in drawing order: (JSON key, label, colour).
@@ -63,22 +105,23 @@ const START_KINDS: [(&str, &str, RGBColor); 9] = [
 pub fn startup(results: &Value) -> Result<String> {
     let functions: Vec<(&String, &Value)> = results["functions"].as_object().map(|m| m.iter().collect()).unwrap_or_default();
     let k = START_KINDS.len() as i32;
-    let slots = functions.len() as i32 * (k + 1) - 1;
+    // Segments 0..=slots: k bars per function, one empty slot between functions.
+    let slots = (functions.len() as i32 * (k + 1) - 2).max(0);
     let ms = |v: &Value| v["median"].as_f64().map(|us| us / 1e3);
     let all: Vec<f64> = functions.iter().flat_map(|(_, r)| START_KINDS.iter().filter_map(|(key, ..)| ms(&r[*key]))).collect();
     let (lo, hi) = decades(all.iter().copied().fold(f64::INFINITY, f64::min), all.iter().copied().fold(0.0, f64::max));
-    let width = (160 + functions.len() * 360).max(700) as u32;
+    let width = (120 + functions.len() * 300) as u32 + 250;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, 520)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Start time per start kind (p50; seuss bench startup)", (FONT, 20))
+        let root = root.titled("Start time per start kind (p50; seuss bench startup)", (FONT, 20)).map_err(err)?;
+        let (left, right) = root.split_horizontally(width - 250);
+        let mut chart = ChartBuilder::on(&left)
             .margin(14)
-            .x_label_area_size(36)
+            .x_label_area_size(40)
             .y_label_area_size(64)
-            .set_label_area_size(LabelAreaPosition::Right, 250)
-            .build_cartesian_2d((0..slots.max(1)).into_segmented(), (lo..hi).log_scale())
+            .build_cartesian_2d((0..slots).into_segmented(), (lo..hi).log_scale())
             .map_err(err)?;
         let names: Vec<String> = functions.iter().map(|(f, _)| format!("{f}.js")).collect();
         let label = move |v: &SegmentValue<i32>| match v {
@@ -88,7 +131,7 @@ pub fn startup(results: &Value) -> Result<String> {
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(slots.max(1) as usize + 1)
+            .x_labels(slots as usize + 2)
             .x_label_formatter(&label)
             .x_desc("function")
             .y_desc("start time, p50 (ms, log scale)")
@@ -97,8 +140,10 @@ pub fn startup(results: &Value) -> Result<String> {
             .axis_desc_style((FONT, 15))
             .draw()
             .map_err(err)?;
+        let mut entries = Vec::new();
         for (i, (key, name, color)) in START_KINDS.iter().enumerate() {
             let color = *color;
+            entries.push(((*name).to_owned(), Mark::Bar(color)));
             let bars: Vec<Rectangle<(SegmentValue<i32>, f64)>> = functions
                 .iter()
                 .enumerate()
@@ -110,21 +155,9 @@ pub fn startup(results: &Value) -> Result<String> {
                     Some(bar)
                 })
                 .collect();
-            chart
-                .draw_series(bars)
-                .map_err(err)?
-                .label(*name)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 12, y + 6)], color.filled()));
+            chart.draw_series(bars).map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::Coordinate(width as i32 - 260, 40))
-            .margin(6)
-            .label_font((FONT, 13))
-            .background_style(WHITE)
-            .border_style(BLACK.mix(0.4))
-            .draw()
-            .map_err(err)?;
+        legend(&right.margin(20, 0, 0, 0), &entries, 1)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -159,9 +192,16 @@ pub fn burst(results: &Value) -> Result<String> {
     let (lo, hi) = decades(lat_ms.iter().copied().fold(f64::INFINITY, f64::min), lat_ms.iter().copied().fold(0.0, f64::max));
     let panel_w = 560u32;
     let width = panel_w * periods.len().max(1) as u32;
+    let mut entries = Vec::new();
+    for (function, system) in &series {
+        let who = if system == "seuss" { "seuss, a clone per request" } else { "Node.js, a process per request" };
+        entries.push((format!("{function}: {who}"), Mark::Dot(series_color(function, system))));
+    }
+    entries.push(("burst arrives".to_owned(), Mark::Rule));
+    let legend_h = 20 + 20 * entries.len().div_ceil(2) as u32;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (width, 560)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (width, 540 + legend_h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let root = root
             .titled(
@@ -169,7 +209,8 @@ pub fn burst(results: &Value) -> Result<String> {
                 (FONT, 20),
             )
             .map_err(err)?;
-        let panels = root.split_evenly((1, periods.len().max(1)));
+        let (top, bottom) = root.split_vertically(root.dim_in_pixel().1 - legend_h);
+        let panels = top.split_evenly((1, periods.len().max(1)));
         for (pi, (panel, &period)) in panels.iter().zip(&periods).enumerate() {
             let span = period * bursts as f64;
             // Series share burst instants: each is dodged sideways by a fixed step so that the
@@ -185,7 +226,11 @@ pub fn burst(results: &Value) -> Result<String> {
                 .build_cartesian_2d(x_lo..span, (lo..hi).log_scale())
                 .map_err(err)?;
             let mut mesh = chart.configure_mesh();
-            mesh.x_desc("arrival time (s; series side by side)").x_label_formatter(&|v| tick(*v)).y_label_formatter(&|v| tick(*v));
+            mesh.x_desc("arrival time (s; series side by side)")
+                .x_label_formatter(&|v| tick(*v))
+                .y_label_formatter(&|v| tick(*v))
+                .x_labels(8)
+                .light_line_style(BLACK.mix(0.04));
             if pi == 0 {
                 mesh.y_desc("latency (ms, log scale)");
             }
@@ -193,11 +238,7 @@ pub fn burst(results: &Value) -> Result<String> {
             let marks: Vec<PathElement<(f64, f64)>> = (0..bursts)
                 .map(|b| PathElement::new(vec![(b as f64 * period, lo), (b as f64 * period, hi)], BLACK.mix(0.35).stroke_width(1)))
                 .collect();
-            chart
-                .draw_series(marks)
-                .map_err(err)?
-                .label("burst arrives")
-                .legend(|(x, y)| PathElement::new(vec![(x, y - 6), (x, y + 6)], BLACK.mix(0.5).stroke_width(1)));
+            chart.draw_series(marks).map_err(err)?;
             for (si, (function, system)) in series.iter().enumerate() {
                 let color = series_color(function, system);
                 let pts: Vec<Circle<(f64, f64), i32>> = requests
@@ -209,25 +250,10 @@ pub fn burst(results: &Value) -> Result<String> {
                         Circle::new((x + dodge(si), y.max(lo)), 3, style)
                     })
                     .collect();
-                let who = if system == "seuss" { "seuss, clone per request" } else { "Node.js process per request" };
-                chart
-                    .draw_series(pts)
-                    .map_err(err)?
-                    .label(format!("{function}: {who}"))
-                    .legend(move |(x, y)| Circle::new((x + 6, y), 4, color.filled()));
-            }
-            if pi + 1 == periods.len() {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .margin(6)
-                    .label_font((FONT, 12))
-                    .background_style(WHITE.mix(0.9))
-                    .border_style(BLACK.mix(0.4))
-                    .draw()
-                    .map_err(err)?;
+                chart.draw_series(pts).map_err(err)?;
             }
         }
+        legend(&bottom.margin(0, 0, 70, 0), &entries, 2)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -256,17 +282,21 @@ pub fn serve(results: &Value) -> Result<String> {
         .filter(|v| *v > 0.0)
         .collect();
     let (lo, hi) = decades(values.iter().copied().fold(f64::INFINITY, f64::min), values.iter().copied().fold(0.0, f64::max));
-    let n = conns.len().max(1) as i32;
+    // Segments 0..=last, one per connection count.
+    let last = (conns.len() as i32 - 1).max(0);
+    let width = 1040u32;
+    let mut entries = Vec::new();
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (820, 520)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (width, 520)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("seuss serve through HTTP: hot invocations/s (wrk; seuss bench serve)", (FONT, 18))
+        let root = root.titled("seuss serve through HTTP: hot invocations/s (wrk; seuss bench serve)", (FONT, 18)).map_err(err)?;
+        let (left, right) = root.split_horizontally(width - 340);
+        let mut chart = ChartBuilder::on(&left)
             .margin(14)
             .x_label_area_size(44)
             .y_label_area_size(64)
-            .build_cartesian_2d((0..n).into_segmented(), (lo..hi).log_scale())
+            .build_cartesian_2d((0..last).into_segmented(), (lo..hi).log_scale())
             .map_err(err)?;
         let labels = conns.clone();
         let label = move |v: &SegmentValue<i32>| match v {
@@ -276,7 +306,7 @@ pub fn serve(results: &Value) -> Result<String> {
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(n as usize + 1)
+            .x_labels(last as usize + 2)
             .x_label_formatter(&label)
             .x_desc("concurrent connections")
             .y_desc("invocations/s (log scale)")
@@ -292,9 +322,8 @@ pub fn serve(results: &Value) -> Result<String> {
                     vec![(SegmentValue::Exact(0), *v), (SegmentValue::Last, *v)],
                     color.stroke_width(2),
                 )))
-                .map_err(err)?
-                .label(format!("{name}: {}", tick(*v)))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+                .map_err(err)?;
+            entries.push((format!("{name}: {}/s", short(*v)), Mark::Line(color)));
         }
         for (wi, w) in workers.iter().enumerate() {
             let color = [BLUE, GREEN, RED, CYAN][wi % 4];
@@ -306,22 +335,11 @@ pub fn serve(results: &Value) -> Result<String> {
                     Some((SegmentValue::CenterOf(i as i32), h["rps"].as_f64()?))
                 })
                 .collect();
-            chart
-                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-                .map_err(err)?
-                .label(format!("seuss serve, --workers {w} (hot)"))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+            chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2))).map_err(err)?;
             chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled()))).map_err(err)?;
+            entries.push((format!("seuss serve --workers {w}, hot"), Mark::Dot(color)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .margin(6)
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .draw()
-            .map_err(err)?;
+        legend(&right.margin(30, 0, 0, 0), &entries, 1)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -338,7 +356,11 @@ mod tests {
         assert_eq!(tick(10.0), "10");
         assert_eq!(tick(2500.0), "2.5k");
         assert_eq!(tick(1e6), "1M");
-        assert_eq!(decades(0.35, 140.0), (0.1, 1000.0));
+        let (lo, hi) = decades(0.35, 140.0);
+        assert!((lo - 0.1).abs() < 1e-3 && (hi - 1000.0).abs() < 2.0);
+        assert_eq!(short(1111.0), "1.11k");
+        assert_eq!(short(8.6), "8.6");
+        assert_eq!(short(17047.0), "17k");
     }
 
     #[test]
@@ -358,7 +380,7 @@ mod tests {
         ]});
         let svg = burst(&burst_r).unwrap();
         assert!(svg.contains("latency (ms, log scale)") && svg.contains("bursts every 2 s") && svg.contains("burst arrives"));
-        assert!(svg.contains("fetch: Node.js process per request") && svg.contains("fib: seuss, clone per request"));
+        assert!(svg.contains("fetch: Node.js, a process per request") && svg.contains("fib: seuss, a clone per request"));
 
         let serve_r = json!({
             "hot": [{"workers": 1, "connections": 1, "rps": 150.0}, {"workers": 1, "connections": 64, "rps": 170.0},
