@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use super::common::{median, progress, pss, ratio, snapshot_image, summary, Env};
 use super::local_server::LocalServer;
-use super::table::{fixed, int, summary_cells, summary_header, Table};
+use super::table::{int, summary_cells, summary_header, Table};
 
 /// What to measure.
 pub struct Params {
@@ -155,7 +155,7 @@ pub fn table(r: &Value) -> String {
     }
     t.note(format!(
         "overhead = fetch - nop - direct = {} µs (p50s; target < 1,000 µs)",
-        fixed(r["fetch_overhead_us"].as_f64(), 1)
+        int(r["fetch_overhead_us"].as_f64())
     ));
     let mut m = Table::new(format!("network: memory of {} live clones (PSS growth of this process)", r["live_clones"]), &["clones", "bytes per clone"]);
     m.row(vec!["ran without fetching".into(), int(r["bytes_per_clone_without_fetch"].as_f64())]);

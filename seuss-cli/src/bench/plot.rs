@@ -191,7 +191,7 @@ pub fn burst(results: &Value) -> Result<String> {
     let lat_ms: Vec<f64> = requests.iter().filter_map(|r| r["latency_us"].as_f64()).map(|us| us / 1e3).collect();
     let (lo, hi) = decades(lat_ms.iter().copied().fold(f64::INFINITY, f64::min), lat_ms.iter().copied().fold(0.0, f64::max));
     let panel_w = 560u32;
-    let width = panel_w * periods.len().max(1) as u32;
+    let width = (panel_w * periods.len().max(1) as u32).max(820);
     let mut entries = Vec::new();
     for (function, system) in &series {
         let who = if system == "seuss" { "seuss, a clone per request" } else { "Node.js, a process per request" };
