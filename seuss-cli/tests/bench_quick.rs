@@ -64,7 +64,7 @@ fn startup_reports_every_start_kind_and_baseline() {
     let dir = plot_dir("startup");
     let r = bench("startup", &["--plots", dir.to_str().unwrap()]);
     let nop = &r["functions"]["nop"];
-    for key in ["cold_us", "warm_us", "hot_us", "hot_new_vm_us", "reuse_us", "node_process_us", "node_warm_us", "uhyve_cold_us"] {
+    for key in ["cold_us", "warm_us", "hot_us", "reset_us", "hot_new_vm_us", "reuse_us", "node_process_us", "node_warm_us", "uhyve_cold_us"] {
         assert!(is_summary(&nop[key]), "{key}: {}", nop[key]);
         assert_eq!(nop[key]["n"], 3, "{key}: --quick takes 3 samples");
         assert!(nop[key].get("p90").is_none() && nop[key].get("p99").is_none(), "no percentile for n = 3: {}", nop[key]);

@@ -6,7 +6,9 @@
 //! * warm: clone the runtime snapshot, hand over the source, import, run;
 //! * hot: run on a ready clone of the function snapshot (clones are reset off the request
 //!   path, as a pool of VM shells does); `hot_new_vm` also creates the clone's VM per request;
-//! * reuse: run again in the same live instance (not isolated; for comparison).
+//! * reuse: run again in the same live instance (not isolated; for comparison);
+//! * reset: the time `Instance::reset` takes before each hot start (off the request path, so
+//!   not part of the hot figure).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -89,11 +91,15 @@ pub fn run(env: &Env, functions: &[String], runs: usize) -> Result<Value> {
         let snap = snapshot_image(env, f, Event::WantsInvocation, f)?;
         let mut inst = Instance::from_snapshot(&env.kvm, &snap, &cfg)?;
         expect_ok(&inst.invoke(args)?, "hot warm-up")?;
+        let mut resets = Vec::with_capacity(runs);
         let hot = sample(runs, &bar, || {
+            let t = Instant::now();
             inst.reset()?;
+            resets.push(t.elapsed());
             timed("hot", || Ok(inst.invoke(args)?))
         })?;
         samples.push(("hot_us", hot));
+        samples.push(("reset_us", resets));
 
         // hot, creating the clone's VM per request
         let new_vm = sample(runs, &bar, || {
@@ -184,8 +190,9 @@ pub fn uhyve_bin() -> std::path::PathBuf {
 }
 
 /// Row labels of the table, in order (JSON key, label).
-const ROWS: [(&str, &str); 9] = [
+const ROWS: [(&str, &str); 10] = [
     ("hot_us", "hot"),
+    ("reset_us", "reset (after a reply)"),
     ("hot_new_vm_us", "hot (new VM)"),
     ("reuse_us", "reuse (no isolation)"),
     ("warm_us", "warm"),
