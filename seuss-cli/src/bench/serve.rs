@@ -295,8 +295,9 @@ pub fn run(env: &Env, p: &Params) -> Result<Value> {
         "ratios": {
             "hot_over_node_process": ratio(best, Some(node_rps)),
             "low_load_p50_over_library_hot": ratio(low_p50, median(&library)),
-            "last_workers_over_first": ratio(best, rps(find(w0, cl))),
-            "most_connections_over_one": ratio(best, rps(find(wl, c0))),
+            // Only where the run compared two worker counts / connection counts.
+            "last_workers_over_first": if wl != w0 { ratio(best, rps(find(w0, cl))) } else { Value::Null },
+            "most_connections_over_one": if cl != c0 { ratio(best, rps(find(wl, c0))) } else { Value::Null },
             "new_action_over_node_process": ratio(extra["new_action"]["per_s"].as_f64(), Some(node_rps)),
             "node_warm_run_over_hot": ratio(warm["rps"].as_f64(), best),
         },
