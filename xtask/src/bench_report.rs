@@ -57,6 +57,9 @@ pub fn run(o: &Options) -> Result<()> {
         if doc["experiment"] != name {
             bail!("{}: holds experiment {}, not {name}", path.display(), doc["experiment"]);
         }
+        if doc["format"].as_u64().unwrap_or(0) < 2 {
+            bail!("{}: written by an older `seuss bench` (no summaries); run `cargo xtask bench` again", path.display());
+        }
         if doc["quick"] == true && !o.allow_quick {
             bail!(
                 "{}: a --quick run (CI-sized, its figures are noise); run `cargo xtask bench` first, or pass --allow-quick to render it anyway",
@@ -466,7 +469,7 @@ mod tests {
         let md = dir.join("B.md");
         std::fs::write(&md, format!("# prose before\n{BEGIN}\nold figures\n{END}\nprose after\n")).unwrap();
         let doc = serde_json::json!({
-            "experiment": "network", "quick": true, "commit": "abc", "machine": {"cores": 2, "memory_bytes": 25769803776u64, "kernel": "6", "kvm": "kvm_pvm"},
+            "experiment": "network", "quick": true, "format": 2, "commit": "abc", "machine": {"cores": 2, "memory_bytes": 25769803776u64, "kernel": "6", "kvm": "kvm_pvm"},
             "results": {"fetch_hot_us": {"n": 5, "median": 1500.0}, "nop_hot_us": {"n": 5, "median": 700.0}, "direct_request_us": {"n": 5, "median": 100.0},
                         "fetch_overhead_us": 700.0, "live_clones": 4, "bytes_per_clone_after_fetch": 2.0, "bytes_per_clone_without_fetch": 1.0, "network_state_bytes_per_clone": 1.0}
         });

@@ -36,6 +36,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
+/// Version of the JSON layout (`format`): 2 = samples as `common::summary`; documents
+/// without it used percentiles of the old layout.
+pub const FORMAT: u32 = 2;
+
 /// The experiments.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Experiment {
@@ -225,6 +229,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let doc = json!({
         "experiment": name,
         "quick": a.quick,
+        // The layout of this document: 2 = samples as summaries (median, p90/p99 where n allows).
+        "format": FORMAT,
         "machine": common::machine(),
         "commit": common::commit(&root),
         "parameters": params,
