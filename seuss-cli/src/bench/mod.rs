@@ -58,9 +58,12 @@ pub enum Experiment {
     Serve,
 }
 
+/// Draws a figure (SVG text) from an experiment's results.
+type Draw = fn(&Value) -> Result<String>;
+
 impl Experiment {
     /// The figure this experiment draws (file name in `--plots DIR`), if any.
-    fn figure(self) -> Option<(&'static str, fn(&Value) -> Result<String>)> {
+    fn figure(self) -> Option<(&'static str, Draw)> {
         match self {
             Experiment::Startup => Some(("startup.svg", plot::startup)),
             Experiment::Burst => Some(("burst.svg", plot::burst)),
