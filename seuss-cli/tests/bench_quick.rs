@@ -186,7 +186,7 @@ fn serve_reports_http_throughput_and_its_baselines() {
     let hot = r["hot"].as_array().expect("hot runs");
     assert_eq!(hot.len(), 2, "1 worker x 2 connection counts");
     for h in hot {
-        assert!(positive(&h["rps"]) && positive(&h["p50_us"]), "{h}");
+        assert!(positive(&h["rps"]) && positive(&h["p50_us"]) && positive(&h["requests"]), "{h}");
         assert_eq!(h["non_2xx"], 0, "every invocation succeeded: {h}");
     }
     assert!(is_summary(&r["library_hot_us"]));

@@ -244,6 +244,7 @@ fn density(out: &mut String, r: &Value, targets: &mut Vec<Target>) -> Result<()>
     row(out, "process PSS growth / N (known, not materialised)", &|x| int(x["known_pss_bytes_per_function"].as_f64()))?;
     row(out, "**bytes per cached function** (stored + PSS)", &|x| format!("**{}**", int(x["bytes_per_cached_function"].as_f64())))?;
     row(out, &format!("fit in {gib:.0} GiB"), &|x| int(x["max_cached_functions_in_budget"].as_f64()))?;
+    row(out, "pages put / unique pages kept", &|x| format!("{} / {}", int(x["store"]["pages_put"].as_f64()), int(x["store"]["unique_pages"].as_f64())))?;
     row(out, "dedup (pages put / unique pages)", &|x| times(x["dedup_ratio"].as_f64()))?;
     row(out, "compression (unique page bytes / pack bytes)", &|x| times(x["compression_ratio"].as_f64()))?;
     for codec in ["zstd", "lz4"] {
@@ -406,9 +407,18 @@ fn network(out: &mut String, r: &Value, targets: &mut Vec<Target>) -> Result<()>
 }
 
 fn serve(out: &mut String, r: &Value, targets: &mut Vec<Target>) -> Result<()> {
-    writeln!(out, "| `--workers` | connections | invocations/s | p50 (ms) | non-2xx |\n|---:|---:|---:|---:|---:|")?;
+    writeln!(out, "| `--workers` | connections | requests | invocations/s | p50 (ms) | non-2xx |\n|---:|---:|---:|---:|---:|---:|")?;
     for h in r["hot"].as_array().into_iter().flatten() {
-        writeln!(out, "| {} | {} | {} | {} | {} |", h["workers"], h["connections"], int(h["rps"].as_f64()), fixed(ms(h["p50_us"].as_f64()), 2), h["non_2xx"])?;
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            h["workers"],
+            h["connections"],
+            int(h["requests"].as_f64()),
+            int(h["rps"].as_f64()),
+            fixed(ms(h["p50_us"].as_f64()), 2),
+            h["non_2xx"]
+        )?;
     }
     writeln!(out, "\n| baseline or mode (same run) | figure |\n|---|---:|")?;
     let lib = &r["library_hot_us"];

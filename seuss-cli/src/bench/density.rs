@@ -185,7 +185,8 @@ struct Filled {
     store: Arc<PageStore>,
     unique: HashSet<PageHash>,
     header_bytes: u64,
-    pss_known: u64,
+    /// PSS change of this process (may be negative: freed memory is returned).
+    pss_known: i64,
     diff_pages: Vec<u64>,
 }
 
@@ -211,7 +212,7 @@ fn fill(env: &Env, runtime: &Arc<Loaded>, dir: &Path, sources: &[String], bar: &
         f.paths.push(path);
         bar.inc(1);
     }
-    f.pss_known = pss(&me).saturating_sub(pss0);
+    f.pss_known = pss(&me) as i64 - pss0 as i64;
     Ok(f)
 }
 
@@ -226,6 +227,7 @@ fn store_figures(f: &Filled, budget: u64) -> Value {
         "functions": f.paths.len(),
         "store": st,
         "header_file_bytes": f.header_bytes,
+        "pss_growth_known": f.pss_known,
         "diff_pages_per_function": summary_values_u64(&f.diff_pages),
         "stored_bytes_per_function": stored.round(),
         "known_pss_bytes_per_function": known.round(),
@@ -463,6 +465,7 @@ pub fn table(r: &Value) -> String {
     both(&mut t, "cached function: stored + PSS (bytes)", &|x| int(x["bytes_per_cached_function"].as_f64()));
     t.row(vec!["target (bytes)".into(), int(Some(65536.0)), int(Some(204800.0))]);
     both(&mut t, &format!("fit in {gib:.0} GiB"), &|x| int(x["max_cached_functions_in_budget"].as_f64()));
+    both(&mut t, "pages put / unique pages kept", &|x| format!("{} / {}", int(x["store"]["pages_put"].as_f64()), int(x["store"]["unique_pages"].as_f64())));
     both(&mut t, "dedup (pages put / unique)", &|x| times(&x["dedup_ratio"]));
     both(&mut t, "compression (unique bytes / pack bytes)", &|x| times(&x["compression_ratio"]));
     both(&mut t, "zstd-3 ratio / decompress µs per page", &|x| {

@@ -144,9 +144,13 @@ fn wrk(env: &Env, url: &str, connections: usize, secs: u64, body: &str, auth: Op
     }
     let rps = text.lines().find_map(|l| l.strip_prefix("Requests/sec:")).and_then(|v| v.trim().parse::<f64>().ok());
     let p50 = text.lines().find_map(|l| l.trim().strip_prefix("50%")).map(|v| wrk_us(v.trim()));
+    // "  12345 requests in 10.00s, 2.1MB read"
+    let requests = text.lines().find_map(|l| l.trim().split_once(" requests in ")).and_then(|(n, _)| n.trim().parse::<u64>().ok());
     let non_2xx = text.lines().find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:")).and_then(|v| v.trim().parse::<u64>().ok());
     match (rps, p50) {
-        (Some(rps), Some(p50)) => Ok(json!({"rps": rps, "p50_us": p50, "non_2xx": non_2xx.unwrap_or(0), "connections": connections})),
+        (Some(rps), Some(p50)) => {
+            Ok(json!({"rps": rps, "p50_us": p50, "requests": requests, "non_2xx": non_2xx.unwrap_or(0), "connections": connections}))
+        }
         _ => bail!("cannot read wrk's output: {text}"),
     }
 }
@@ -306,11 +310,12 @@ pub fn run(env: &Env, p: &Params) -> Result<Value> {
 
 /// The human tables.
 pub fn table(r: &Value) -> String {
-    let mut t = Table::new("serve: seuss serve through HTTP (wrk; hot: one action, blocking invokes)", &["--workers", "connections", "invocations/s", "p50 (ms)", "non-2xx"]);
+    let mut t = Table::new("serve: seuss serve through HTTP (wrk; hot: one action, blocking invokes)", &["--workers", "connections", "requests", "invocations/s", "p50 (ms)", "non-2xx"]);
     for h in r["hot"].as_array().into_iter().flatten() {
         t.row(vec![
             h["workers"].to_string(),
             h["connections"].to_string(),
+            int(h["requests"].as_f64()),
             int(h["rps"].as_f64()),
             fixed(h["p50_us"].as_f64().map(|us| us / 1e3), 2),
             h["non_2xx"].to_string(),
@@ -320,7 +325,10 @@ pub fn table(r: &Value) -> String {
     b.row(vec!["library hot start (reset + invoke), p50 (ms)".into(), fixed(median(&r["library_hot_us"]).map(|us| us / 1e3), 2)]);
     b.row(vec!["new action: create + first invoke (per s)".into(), fixed(r["new_action"]["per_s"].as_f64(), 1)]);
     b.row(vec!["Node.js process per request (per s)".into(), fixed(r["node_process_rps"].as_f64(), 1)]);
-    b.row(vec!["warm Node.js /run server, no isolation (per s)".into(), int(r["node_warm_run"]["rps"].as_f64())]);
+    b.row(vec![
+        format!("warm Node.js /run server, no isolation (per s; {} requests)", int(r["node_warm_run"]["requests"].as_f64())),
+        int(r["node_warm_run"]["rps"].as_f64()),
+    ]);
     let ra = &r["ratios"];
     b.note(format!(
         "hot / Node.js process = {}, low-load p50 / library hot = {} (target <= 1.5x), last / first workers = {} (target >= 1.8x), most / one connection = {}, new action / Node.js process = {} (target >= 20x)",

@@ -19,7 +19,7 @@ use seuss_hv::{run_cold, Config, Event, Image, Instance};
 use serde_json::{json, Value};
 
 use super::common::{median, progress, ratio, snapshot_image, summary, time_process, Env};
-use super::table::{summary_cells, summary_header, times, Table};
+use super::table::{int, summary_cells, summary_header, times, Table};
 
 fn args_for(function: &str) -> &'static str {
     match function {
@@ -210,7 +210,7 @@ pub fn table(results: &Value) -> String {
         let mut header = vec!["start"];
         let h = summary_header("µs");
         header.extend(h.iter().map(String::as_str));
-        let mut t = Table::new(format!("startup: {f}.js (function snapshot {} bytes stored)", r["function_snapshot_stored_bytes"]), &header);
+        let mut t = Table::new(format!("startup: {f}.js (function snapshot {} bytes stored)", int(r["function_snapshot_stored_bytes"].as_f64())), &header);
         for (key, label) in ROWS {
             let mut row = vec![label.to_owned()];
             row.extend(summary_cells(&r[key], 1.0));
