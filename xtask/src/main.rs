@@ -8,8 +8,11 @@
 //! | `demo` | set-up, build the examples, run them on stock uhyve (the README's first command) |
 //! | `test` | set-up, build the test images, run the whole test suite (the README's second command, `.ci/run`), the CI part of test262 included |
 //! | `test262 [--host] [--ci] [--filter TEXT] [--update]` | the test262 sample in the unikernel (or as a Linux process), against `tests/test262/expectations.toml` |
+//! | `bench [--quick] [--out DIR]` | every `seuss bench` experiment: JSON and figures into bench-results/ |
+//! | `bench-report [--from DIR] [--output FILE]` | BENCHMARKS.md's generated figures section from bench-results/*.json |
 
 mod bench_cold;
+mod bench_report;
 mod boa_patch;
 mod guest;
 mod jsimage;
@@ -61,12 +64,31 @@ enum Cmd {
     /// Build every image the test suite uses into target/images (tests call this themselves
     /// when run without `cargo xtask test`).
     BuildTestImages,
-    /// Full benchmark run: every `seuss bench` experiment, JSON and the burst plot into
-    /// bench-results/ (what BENCHMARKS.md shows).
+    /// Full benchmark run: every `seuss bench` experiment, its JSON and figures (SVG) into
+    /// bench-results/ (what `cargo xtask bench-report` puts into BENCHMARKS.md).
     Bench {
         /// CI-sized instead of full.
         #[arg(long)]
         quick: bool,
+        /// Where the JSON documents and figures go.
+        #[arg(long, default_value = "bench-results")]
+        out: PathBuf,
+        /// Only these experiments (comma-separated; default all).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
+    /// Rewrite BENCHMARKS.md's generated section (between its marker lines) from
+    /// bench-results/*.json; the prose outside the markers is kept.
+    BenchReport {
+        /// Directory of the JSON documents and figures.
+        #[arg(long, default_value = "bench-results")]
+        from: PathBuf,
+        /// The Markdown file to update.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        output: PathBuf,
+        /// Render documents of `--quick` runs too (marked as such).
+        #[arg(long)]
+        allow_quick: bool,
     },
     /// Cold-start figures on stock uhyve and `seuss run` (boot, spin ratio, largest
     /// allocation, JS start-up split, build-image time); writes target/bench-cold.json.
@@ -137,7 +159,10 @@ fn run(cli: Cli) -> Result<()> {
             test262::run(&test262::Options { host, ci, filter, update }).map(|_| ())
         }
         Cmd::BenchCold { n } => bench_cold::run(n),
-        Cmd::Bench { quick } => bench_all(quick),
+        Cmd::Bench { quick, out, only } => bench_all(quick, &in_root(out), &only),
+        Cmd::BenchReport { from, output, allow_quick } => {
+            bench_report::run(&bench_report::Options { from: in_root(from), output: in_root(output), allow_quick })
+        }
     }
 }
 
@@ -186,27 +211,35 @@ pub fn build_seuss() -> Result<PathBuf> {
     Ok(workspace_root().join("target/release/seuss"))
 }
 
-fn bench_all(quick: bool) -> Result<()> {
+/// A relative path taken from the workspace root (xtask runs from anywhere in it).
+fn in_root(p: PathBuf) -> PathBuf {
+    if p.is_absolute() { p } else { workspace_root().join(p) }
+}
+
+/// The experiments of `seuss bench`, in the order `cargo xtask bench` runs them.
+const EXPERIMENTS: [&str; 6] = ["startup", "density", "throughput", "burst", "network", "serve"];
+
+fn bench_all(quick: bool, out: &std::path::Path, only: &[String]) -> Result<()> {
+    if let Some(bad) = only.iter().find(|e| !EXPERIMENTS.contains(&e.as_str())) {
+        bail!("--only {bad}: not an experiment (one of {})", EXPERIMENTS.join(", "));
+    }
     setup::ensure_all()?;
     build_test_images()?;
     let root = workspace_root();
     let seuss = build_seuss()?;
-    let out = root.join("bench-results");
-    std::fs::create_dir_all(&out)?;
-    for e in ["startup", "density", "throughput", "burst", "serve"] {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for e in EXPERIMENTS.iter().filter(|e| only.is_empty() || only.iter().any(|o| o == *e)) {
         let mut cmd = Command::new(&seuss);
-        cmd.current_dir(&root).args(["bench", e, "--json"]).arg(out.join(format!("{e}.json")));
-        if e == "burst" {
-            cmd.arg("--plot").arg(out.join("burst.svg"));
-        }
+        cmd.current_dir(&root).args(["bench", e, "--json"]).arg(out.join(format!("{e}.json"))).arg("--plots").arg(out);
         if quick {
             cmd.arg("--quick");
         }
-        println!("\n$ seuss bench {e}{}", if quick { " --quick" } else { "" });
+        println!("\n$ seuss bench {e}{} --json {}/{e}.json --plots {}", if quick { " --quick" } else { "" }, out.display(), out.display());
         if !cmd.status()?.success() {
             bail!("seuss bench {e} failed");
         }
     }
+    println!("\nNext: `cargo xtask bench-report` writes BENCHMARKS.md's figures from {}.", out.display());
     Ok(())
 }
 

@@ -1,179 +1,234 @@
-//! `seuss bench burst`: periodic bursts of concurrent requests, as in the paper's burst figure.
+//! `seuss bench burst`: periodic bursts of concurrent requests, as in the SEUSS paper's burst
+//! figure, against a Node.js process per request in the same run.
 //!
-//! For each function (fib: CPU-bound; sleep: waits on a timer) and each period, `bursts`
-//! bursts of `size` simultaneous requests arrive `period` seconds apart. Every request gets
-//! its own clone of the function snapshot on its own thread (isolation per request), so
-//! waiting functions overlap freely while CPU-bound ones share the cores. Each request's
-//! arrival time and latency are recorded and plotted.
+//! Series (function × system), each run on its own, one after the other:
+//!
+//! | function | work | request |
+//! |---|---|---|
+//! | fib | CPU-bound (`examples/fib.js`, n = 28: ~140 ms in Boa) | `{"n": 28}` |
+//! | fetch | I/O-bound (`examples/fetch.js` GETs a [`LocalServer`] on 127.0.0.1 that answers after 250 ms) | `{"url": ...}` |
+//!
+//! | system | one request |
+//! |---|---|
+//! | seuss | a new clone of the function snapshot on its own thread (`Instance::from_snapshot` + `invoke`): isolation per request |
+//! | node | `node seuss-cli/node/harness.mjs FILE ARGS` as a new process (the paper's baseline) |
+//!
+//! For each series and period, `bursts` bursts of `size` simultaneous requests arrive
+//! `period` seconds apart. Every request's arrival and latency are recorded. For fib, each
+//! burst's completion time (arrival of the burst to its last reply) is set against the ideal
+//! `size × (one request alone, p50) / cores`: the work spread perfectly over the cores.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use seuss_hv::{Config, Event, Instance};
 use serde_json::{json, Value};
 
-use super::common::{dist, progress, snapshot_image, Env};
-
-/// One request's record.
-struct Sample {
-    function: &'static str,
-    period: f64,
-    arrival_s: f64,
-    latency: Duration,
-    ok: bool,
-}
+use super::common::{cores, median, progress, ratio, snapshot_image, summary, Env};
+use super::local_server::LocalServer;
+use super::network::{check_fetch, net_config};
+use super::table::{fixed, times, Table};
 
 /// Burst parameters.
 pub struct Params {
     /// Requests per burst.
     pub size: usize,
-    /// Bursts per (function, period).
+    /// Bursts per (series, period).
     pub bursts: usize,
     /// Periods in seconds.
     pub periods: Vec<f64>,
     /// fib's argument.
     pub fib_n: u32,
-    /// sleep's milliseconds.
-    pub sleep_ms: u32,
+    /// How long the local server takes to answer the I/O-bound function.
+    pub io_delay_ms: u64,
+    /// Requests of each series run alone first (the CPU work of one request).
+    pub solo_runs: usize,
+}
+
+/// One request's record.
+struct Sample {
+    function: &'static str,
+    system: &'static str,
+    period: f64,
+    burst: usize,
+    arrival_s: f64,
+    latency: Duration,
+    ok: bool,
+}
+
+/// One request of a series: `Ok(true)` when it succeeded.
+type Request<'a> = dyn Fn() -> Result<bool> + Sync + 'a;
+
+/// Runs `bursts` bursts of `size` concurrent `request`s, `period` seconds apart.
+fn bursts(p: &Params, period: f64, function: &'static str, system: &'static str, request: &Request, bar: &indicatif::ProgressBar) -> Vec<Sample> {
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for b in 0..p.bursts {
+            let at = start + Duration::from_secs_f64(period * b as f64);
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            for _ in 0..p.size {
+                handles.push(s.spawn(move || {
+                    let arrived = Instant::now();
+                    let ok = request().unwrap_or(false);
+                    let latency = arrived.elapsed();
+                    bar.inc(1);
+                    Sample { function, system, period, burst: b, arrival_s: arrived.duration_since(start).as_secs_f64(), latency, ok }
+                }));
+            }
+        }
+        handles.into_iter().map(|h| h.join().expect("request thread")).collect()
+    })
+}
+
+/// Runs `node harness.mjs FILE ARGS` and checks its last stdout line with `check`.
+fn node_request(env: &Env, file: &std::path::Path, args: &str, check: fn(&str) -> bool) -> Result<bool> {
+    let out = Command::new("node")
+        .arg(env.node_script("harness.mjs"))
+        .arg(file)
+        .arg(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .context("running node (Node.js is needed for the baseline)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(out.status.success() && text.lines().last().is_some_and(check))
 }
 
 /// Runs the experiment.
-pub fn run(env: &Env, p: &Params) -> Result<(Value, String)> {
-    let functions: [(&'static str, String); 2] =
-        [("fib", format!(r#"{{"n":{}}}"#, p.fib_n)), ("sleep", format!(r#"{{"ms":{}}}"#, p.sleep_ms))];
-    let total = (functions.len() * p.periods.len() * p.bursts * p.size) as u64;
+pub fn run(env: &Env, p: &Params) -> Result<Value> {
+    let server = LocalServer::start(Duration::from_millis(p.io_delay_ms))?;
+    let net = net_config(server.port())?;
+    let fib_args = format!(r#"{{"n":{}}}"#, p.fib_n);
+    let guest_fetch = json!({"url": format!("http://host.seuss.internal:{}/slow", server.port())}).to_string();
+    let host_fetch = json!({"url": format!("http://127.0.0.1:{}/slow", server.port())}).to_string();
+    let fib_snap = snapshot_image(env, "fib", Event::WantsInvocation, "burst-fib")?;
+    let fetch_snap = snapshot_image(env, "fetch", Event::WantsInvocation, "burst-fetch")?;
+    let (fib_file, fetch_file) = (env.example("fib"), env.example("fetch"));
+    let fib_ok: fn(&str) -> bool = |line| line.contains(r#""fib":"#);
+    let fetch_ok: fn(&str) -> bool = |line| line.contains(r#""status":200"#);
+    let plain = Config::default();
+
+    let seuss_fib = || -> Result<bool> {
+        let o = Instance::from_snapshot(&env.kvm, &fib_snap, &plain)?.invoke(&fib_args)?;
+        Ok(!o.is_error && o.result.as_deref().is_some_and(fib_ok))
+    };
+    let seuss_fetch = || -> Result<bool> {
+        let o = Instance::from_snapshot(&env.kvm, &fetch_snap, &net)?.invoke(&guest_fetch)?;
+        Ok(check_fetch(&o).is_ok())
+    };
+    let node_fib = || node_request(env, &fib_file, &fib_args, fib_ok);
+    let node_fetch = || node_request(env, &fetch_file, &host_fetch, fetch_ok);
+    let series: [(&'static str, &'static str, &Request); 4] =
+        [("fib", "seuss", &seuss_fib), ("fib", "node", &node_fib), ("fetch", "seuss", &seuss_fetch), ("fetch", "node", &node_fetch)];
+
+    let total = (series.len() * (p.periods.len() * p.bursts * p.size + p.solo_runs)) as u64;
     let bar = progress(total, "burst");
+    let mut solo = serde_json::Map::new();
     let mut samples = Vec::new();
-    for (name, args) in &functions {
-        let snap = snapshot_image(env, name, Event::WantsInvocation, &format!("burst-{name}"))?;
+    for (function, system, request) in series {
+        bar.set_message(format!("burst {function} {system}: alone"));
+        let mut alone = Vec::new();
+        for _ in 0..p.solo_runs {
+            let t = Instant::now();
+            if !request()? {
+                bail!("{function} on {system} failed when run alone");
+            }
+            alone.push(t.elapsed());
+            bar.inc(1);
+        }
+        solo.insert(format!("{function}_{system}_us"), summary(&alone));
         for &period in &p.periods {
-            bar.set_message(format!("burst {name} every {period} s"));
-            let start = Instant::now();
-            let results: Vec<Sample> = std::thread::scope(|s| {
-                let mut handles = Vec::new();
-                for b in 0..p.bursts {
-                    let at = start + Duration::from_secs_f64(period * b as f64);
-                    std::thread::sleep(at.saturating_duration_since(Instant::now()));
-                    for _ in 0..p.size {
-                        let (snap, args, bar) = (snap.clone(), args.clone(), bar.clone());
-                        handles.push(s.spawn(move || {
-                            let arrived = Instant::now();
-                            let ok = Instance::from_snapshot(&env.kvm, &snap, &Config::default())
-                                .ok()
-                                .and_then(|mut i| i.invoke(&args).ok())
-                                .is_some_and(|o| !o.is_error);
-                            bar.inc(1);
-                            Sample {
-                                function: name,
-                                period,
-                                arrival_s: arrived.duration_since(start).as_secs_f64(),
-                                latency: arrived.elapsed(),
-                                ok,
-                            }
-                        }));
-                    }
-                }
-                handles.into_iter().map(|h| h.join().expect("request thread")).collect()
-            });
-            samples.extend(results);
+            bar.set_message(format!("burst {function} {system} every {period} s"));
+            samples.extend(bursts(p, period, function, system, request, &bar));
         }
     }
     bar.finish_and_clear();
-    let mut summary = serde_json::Map::new();
-    for (name, _) in &functions {
+
+    let cores = cores();
+    let mut rows = Vec::new();
+    for (function, system, _) in series {
         for &period in &p.periods {
-            let lat: Vec<Duration> =
-                samples.iter().filter(|s| s.function == *name && s.period == period).map(|s| s.latency).collect();
-            summary.insert(format!("{name}_every_{period}s_latency_us"), dist(&lat));
+            let mine: Vec<&Sample> = samples.iter().filter(|s| s.function == function && s.system == system && s.period == period).collect();
+            let lat: Vec<Duration> = mine.iter().map(|s| s.latency).collect();
+            let failed = mine.iter().filter(|s| !s.ok).count();
+            let latency = summary(&lat);
+            let mut row = json!({
+                "function": function,
+                "system": system,
+                "period_s": period,
+                "failed": failed,
+                "latency_us": latency,
+            });
+            if function == "fib" {
+                // Each burst: from its arrival to its last reply.
+                let completion: Vec<f64> = (0..p.bursts)
+                    .map(|b| {
+                        let at = period * b as f64;
+                        mine.iter().filter(|s| s.burst == b).map(|s| s.arrival_s + s.latency.as_secs_f64() - at).fold(0.0, f64::max)
+                    })
+                    .collect();
+                let ideal = median(&solo[&format!("fib_{system}_us")]).map(|us| p.size as f64 * us / 1e6 / cores as f64);
+                let worst = completion.iter().copied().fold(0.0, f64::max);
+                row["completion_s"] = json!(completion);
+                row["ideal_s"] = json!(ideal);
+                row["completion_over_ideal"] = ratio(Some(worst), ideal);
+            } else {
+                row["p99_over_delay"] = ratio(latency["p99"].as_f64(), Some(p.io_delay_ms as f64 * 1e3));
+                row["p50_over_delay"] = ratio(median(&latency), Some(p.io_delay_ms as f64 * 1e3));
+            }
+            rows.push(row);
         }
     }
     let failed = samples.iter().filter(|s| !s.ok).count();
     let records: Vec<Value> = samples
         .iter()
-        .map(|s| json!({"function": s.function, "period_s": s.period, "arrival_s": s.arrival_s, "latency_us": s.latency.as_micros() as u64, "ok": s.ok}))
+        .map(|s| {
+            json!({"function": s.function, "system": s.system, "period_s": s.period, "burst": s.burst,
+                   "arrival_s": (s.arrival_s * 1e6).round() / 1e6, "latency_us": s.latency.as_micros() as u64, "ok": s.ok})
+        })
         .collect();
-    let svg = plot(&samples, &p.periods);
-    Ok((
-        json!({
-            "burst_size": p.size,
-            "bursts": p.bursts,
-            "periods_s": p.periods,
-            "fib_n": p.fib_n,
-            "sleep_ms": p.sleep_ms,
-            "failed_requests": failed,
-            "summary": summary,
-            "requests": records,
-        }),
-        svg,
-    ))
-}
-
-/// A scatter plot per (function, period): latency (ms) over arrival time (s).
-fn plot(samples: &[Sample], periods: &[f64]) -> String {
-    let functions = ["fib", "sleep"];
-    let (pw, ph, margin) = (420.0, 260.0, 50.0);
-    let width = margin + periods.len() as f64 * (pw + margin);
-    let height = margin + functions.len() as f64 * (ph + margin);
-    let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">
-<rect width="100%" height="100%" fill="white"/>
-"#
-    );
-    for (row, f) in functions.iter().enumerate() {
-        for (col, &period) in periods.iter().enumerate() {
-            let pts: Vec<&Sample> = samples.iter().filter(|s| s.function == *f && s.period == period).collect();
-            let x0 = margin + col as f64 * (pw + margin);
-            let y0 = margin + row as f64 * (ph + margin);
-            let max_x = pts.iter().map(|s| s.arrival_s).fold(period, f64::max).max(1e-3) * 1.05;
-            let max_y = pts.iter().map(|s| s.latency.as_secs_f64() * 1e3).fold(1.0, f64::max) * 1.1;
-            svg.push_str(&format!(
-                r#"<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="black"/>
-<text x="{}" y="{}" text-anchor="middle">{f}: bursts every {period} s ({} requests)</text>
-<text x="{}" y="{}" text-anchor="middle">arrival (s)</text>
-<text x="{}" y="{}" text-anchor="middle" transform="rotate(-90 {} {})">latency (ms)</text>
-<text x="{x0}" y="{}" text-anchor="start">0</text><text x="{}" y="{}" text-anchor="end">{:.1}</text>
-<text x="{}" y="{}" text-anchor="end">{:.0}</text>
-"#,
-                x0 + pw / 2.0,
-                y0 - 8.0,
-                pts.len(),
-                x0 + pw / 2.0,
-                y0 + ph + 28.0,
-                x0 - 32.0,
-                y0 + ph / 2.0,
-                x0 - 32.0,
-                y0 + ph / 2.0,
-                y0 + ph + 14.0,
-                x0 + pw,
-                y0 + ph + 14.0,
-                max_x,
-                x0 - 4.0,
-                y0 + 10.0,
-                max_y
-            ));
-            for s in pts {
-                let cx = x0 + s.arrival_s / max_x * pw;
-                let cy = y0 + ph - (s.latency.as_secs_f64() * 1e3) / max_y * ph;
-                let color = if s.ok { "#1f77b4" } else { "#d62728" };
-                svg.push_str(&format!(r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="2" fill="{color}" fill-opacity="0.6"/>"#));
-                svg.push('\n');
-            }
-        }
-    }
-    svg.push_str("</svg>\n");
-    svg
+    Ok(json!({
+        "burst_size": p.size,
+        "bursts": p.bursts,
+        "periods_s": p.periods,
+        "fib_n": p.fib_n,
+        "io_delay_ms": p.io_delay_ms,
+        "cores": cores,
+        "failed_requests": failed,
+        "solo_us": solo,
+        "series": rows,
+        "requests": records,
+    }))
 }
 
 /// The human table.
 pub fn table(r: &Value) -> String {
-    let mut out = format!(
-        "burst: {} requests per burst, {} bursts per period, fib n={}, sleep {} ms ({} failed)\n",
-        r["burst_size"], r["bursts"], r["fib_n"], r["sleep_ms"], r["failed_requests"]
+    let mut t = Table::new(
+        format!(
+            "burst: {} concurrent requests per burst, {} bursts per period; fib n={} (CPU-bound), fetch from a server answering after {} ms (I/O-bound); {} failed",
+            r["burst_size"], r["bursts"], r["fib_n"], r["io_delay_ms"], r["failed_requests"]
+        ),
+        &["function", "system", "every (s)", "n", "p50 (ms)", "p99 (ms)", "burst done (s)", "ideal (s)", "done / ideal", "p99 / delay"],
     );
-    if let Some(m) = r["summary"].as_object() {
-        for (k, d) in m {
-            out.push_str(&format!("  {:<34} p50 {:>9} µs  p90 {:>9} µs  p99 {:>9} µs\n", k.trim_end_matches("_latency_us"), d["p50"], d["p90"], d["p99"]));
-        }
+    let ms = |v: &Value| v.as_f64().map(|us| us / 1e3);
+    for s in r["series"].as_array().into_iter().flatten() {
+        let done = s["completion_s"].as_array().map(|c| c.iter().filter_map(Value::as_f64).fold(0.0, f64::max));
+        t.row(vec![
+            s["function"].as_str().unwrap_or("?").to_owned(),
+            if s["system"] == "seuss" { "seuss (clone per request)".into() } else { "Node.js process per request".into() },
+            fixed(s["period_s"].as_f64(), 0),
+            s["latency_us"]["n"].to_string(),
+            fixed(ms(&s["latency_us"]["median"]), 1),
+            fixed(ms(&s["latency_us"]["p99"]), 1),
+            fixed(done, 2),
+            fixed(s["ideal_s"].as_f64(), 2),
+            times(&s["completion_over_ideal"]),
+            times(&s["p99_over_delay"]),
+        ]);
     }
-    out
+    t.note("done / ideal: the slowest burst's completion against size x (one request alone, p50) / cores (target <= 1.15x)");
+    t.note("p99 / delay: p99 latency of the I/O-bound function against the server's delay (target <= 2x)");
+    t.render()
 }

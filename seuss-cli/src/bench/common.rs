@@ -1,5 +1,5 @@
-//! What every experiment shares: paths, the machine record, percentiles, child processes,
-//! memory readings and the progress bar.
+//! What every experiment shares: paths, the machine record, sample statistics, child
+//! processes, memory readings and the progress bar.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,7 +25,7 @@ impl Env {
     /// Sets up paths; fails with a hint when the images are missing.
     pub fn new(root: PathBuf, images: Option<PathBuf>) -> Result<Self> {
         let images = images.unwrap_or_else(|| root.join("target/images"));
-        for needed in ["runtime.img", "nop.img", "hello.img", "fib.img", "sleep.img"] {
+        for needed in ["runtime.img", "nop.img", "hello.img", "fib.img", "fetch.img"] {
             if !images.join(needed).is_file() {
                 bail!("{} is missing: build the images first with `cargo xtask build-test-images`", images.join(needed).display());
             }
@@ -93,17 +93,48 @@ pub fn snapshot_image(env: &Env, name: &str, want: seuss_hv::Event, file: &str) 
     Ok(seuss_hv::Loaded::open(&out)?)
 }
 
-/// Percentiles of a sample, in microseconds.
-pub fn dist(samples: &[Duration]) -> Value {
-    let mut v: Vec<u64> = samples.iter().map(|d| d.as_micros() as u64).collect();
-    v.sort_unstable();
-    let p = |q: f64| if v.is_empty() { 0 } else { v[((v.len() - 1) as f64 * q).round() as usize] };
-    json!({"p50": p(0.5), "p90": p(0.9), "p99": p(0.99), "n": v.len()})
+/// A sample's statistics as JSON, in microseconds: `n`, `min`, `median`, `p90` (n >= 10) and
+/// `p99` (n >= 100) only where the sample supports them, `max`, `mean`, `sd`
+/// ([`seuss_hv::Summary`]). An empty sample is `{"n": 0}`.
+pub fn summary(samples: &[Duration]) -> Value {
+    summary_json(seuss_hv::Summary::of(samples))
 }
 
-/// p50 of a [`dist`] value.
-pub fn p50(d: &Value) -> f64 {
-    d["p50"].as_f64().unwrap_or(0.0)
+/// As [`summary`] for plain values (the unit is the caller's).
+pub fn summary_values(values: &[f64]) -> Value {
+    summary_json(seuss_hv::Summary::of_values(values))
+}
+
+fn summary_json(s: Option<seuss_hv::Summary>) -> Value {
+    let Some(s) = s else { return json!({"n": 0}) };
+    let mut v = serde_json::to_value(&s).expect("a Summary serialises");
+    if let Some(m) = v.as_object_mut() {
+        m.retain(|_, x| !x.is_null());
+        for (k, x) in m.iter_mut() {
+            if let (false, Some(f)) = (k == "n", x.as_f64()) {
+                *x = json!((f * 100.0).round() / 100.0);
+            }
+        }
+    }
+    v
+}
+
+/// The median of a [`summary`] (`None` for an empty sample).
+pub fn median(v: &Value) -> Option<f64> {
+    v["median"].as_f64()
+}
+
+/// `a / b` when both are known and `b > 0`, rounded to 3 decimals (JSON `null` otherwise).
+pub fn ratio(a: Option<f64>, b: Option<f64>) -> Value {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 && a.is_finite() => json!((a / b * 1000.0).round() / 1000.0),
+        _ => Value::Null,
+    }
+}
+
+/// Cores of this machine.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 /// What this machine is (cores, memory, kernel, KVM flavour).
@@ -120,7 +151,7 @@ pub fn machine() -> Value {
         .find(|m| Path::new(&format!("/sys/module/{m}")).exists())
         .unwrap_or("unknown");
     json!({
-        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cores": cores(),
         "memory_bytes": mem_kib * 1024,
         "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
         "kvm": kvm,

@@ -21,7 +21,8 @@ use anyhow::{bail, Context, Result};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::common::{dist, snapshot_image, Env};
+use super::common::{cores, median, ratio, snapshot_image, summary, Env};
+use super::table::{fixed, int, summary_cells, summary_header, times, Table};
 
 /// What to measure.
 pub struct Params {
@@ -143,9 +144,13 @@ fn wrk(env: &Env, url: &str, connections: usize, secs: u64, body: &str, auth: Op
     }
     let rps = text.lines().find_map(|l| l.strip_prefix("Requests/sec:")).and_then(|v| v.trim().parse::<f64>().ok());
     let p50 = text.lines().find_map(|l| l.trim().strip_prefix("50%")).map(|v| wrk_us(v.trim()));
+    // "  12345 requests in 10.00s, 2.1MB read"
+    let requests = text.lines().find_map(|l| l.trim().split_once(" requests in ")).and_then(|(n, _)| n.trim().parse::<u64>().ok());
     let non_2xx = text.lines().find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:")).and_then(|v| v.trim().parse::<u64>().ok());
     match (rps, p50) {
-        (Some(rps), Some(p50)) => Ok(json!({"rps": rps, "p50_us": p50, "non_2xx": non_2xx.unwrap_or(0), "connections": connections})),
+        (Some(rps), Some(p50)) => {
+            Ok(json!({"rps": rps, "p50_us": p50, "requests": requests, "non_2xx": non_2xx.unwrap_or(0), "connections": connections}))
+        }
         _ => bail!("cannot read wrk's output: {text}"),
     }
 }
@@ -177,11 +182,11 @@ fn library_hot(env: &Env, runs: usize) -> Result<Value> {
             samples.push(t.elapsed());
         }
     }
-    Ok(dist(&samples))
+    Ok(summary(&samples))
 }
 
 fn node_process_rps(env: &Env, secs: u64) -> Result<f64> {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = cores();
     let until = Instant::now() + Duration::from_secs(secs);
     let (harness, file) = (env.node_script("harness.mjs"), env.example("hello"));
     let t0 = Instant::now();
@@ -252,7 +257,7 @@ pub fn run(env: &Env, p: &Params) -> Result<Value> {
                 node.invoke(&format!("new{i}"))?;
                 pairs.push(t.elapsed());
             }
-            extra["new_action"] = json!({"latency_us": dist(&pairs), "per_s": p.new_actions as f64 / t0.elapsed().as_secs_f64()});
+            extra["new_action"] = json!({"latency_us": summary(&pairs), "per_s": p.new_actions as f64 / t0.elapsed().as_secs_f64()});
             let mut cache = Vec::new();
             for &x in &p.cache_sizes {
                 for j in 0..x {
@@ -270,7 +275,7 @@ pub fn run(env: &Env, p: &Params) -> Result<Value> {
                     }
                 }
                 let mean = samples.iter().map(Duration::as_secs_f64).sum::<f64>() / samples.len().max(1) as f64;
-                cache.push(json!({"actions": x, "mean_us": mean * 1e6, "latency_us": dist(&samples)}));
+                cache.push(json!({"actions": x, "mean_us": (mean * 1e7).round() / 10.0, "latency_us": summary(&samples)}));
             }
             extra["cache"] = json!(cache);
         }
@@ -281,10 +286,9 @@ pub fn run(env: &Env, p: &Params) -> Result<Value> {
     let find = |w: usize, c: usize| hot.iter().find(|h| h["workers"] == json!(w) && h["connections"] == json!(c)).cloned();
     let (w0, wl) = (p.workers[0], *p.workers.last().unwrap_or(&p.workers[0]));
     let (c0, cl) = (p.connections[0], *p.connections.last().unwrap_or(&p.connections[0]));
-    let rps = |v: Option<Value>| v.and_then(|v| v["rps"].as_f64()).unwrap_or(0.0);
+    let rps = |v: Option<Value>| v.and_then(|v| v["rps"].as_f64());
     let best = rps(find(wl, cl));
-    let low_p50 = find(w0, c0).and_then(|v| v["p50_us"].as_f64()).unwrap_or(0.0);
-    let lib_p50 = library["p50"].as_f64().unwrap_or(0.0);
+    let low_p50 = find(w0, c0).and_then(|v| v["p50_us"].as_f64());
     Ok(json!({
         "hot": hot,
         "library_hot_us": library,
@@ -293,36 +297,57 @@ pub fn run(env: &Env, p: &Params) -> Result<Value> {
         "node_process_rps": node_rps,
         "node_warm_run": warm,
         "ratios": {
-            "hot_over_node_process": best / node_rps.max(f64::MIN_POSITIVE),
-            "low_load_p50_over_library_hot": low_p50 / lib_p50.max(f64::MIN_POSITIVE),
-            "last_workers_over_first": best / rps(find(w0, cl)).max(f64::MIN_POSITIVE),
-            "most_connections_over_one": best / rps(find(wl, c0)).max(f64::MIN_POSITIVE),
-            "new_action_over_node_process": extra["new_action"]["per_s"].as_f64().unwrap_or(0.0) / node_rps.max(f64::MIN_POSITIVE),
+            "hot_over_node_process": ratio(best, Some(node_rps)),
+            "low_load_p50_over_library_hot": ratio(low_p50, median(&library)),
+            // Only where the run compared two worker counts / connection counts.
+            "last_workers_over_first": if wl != w0 { ratio(best, rps(find(w0, cl))) } else { Value::Null },
+            "most_connections_over_one": if cl != c0 { ratio(best, rps(find(wl, c0))) } else { Value::Null },
+            "new_action_over_node_process": ratio(extra["new_action"]["per_s"].as_f64(), Some(node_rps)),
+            "node_warm_run_over_hot": ratio(warm["rps"].as_f64(), best),
         },
     }))
 }
 
-/// The human table.
+/// The human tables.
 pub fn table(r: &Value) -> String {
-    let mut t = String::from("seuss serve (HTTP, wrk)\n  workers  connections  invocations/s  p50\n");
+    let mut t = Table::new("serve: seuss serve through HTTP (wrk; hot: one action, blocking invokes)", &["--workers", "connections", "requests", "invocations/s", "p50 (ms)", "non-2xx"]);
     for h in r["hot"].as_array().into_iter().flatten() {
-        t += &format!(
-            "  {:>7}  {:>11}  {:>13.0}  {:.2} ms\n",
-            h["workers"],
-            h["connections"],
-            h["rps"].as_f64().unwrap_or(0.0),
-            h["p50_us"].as_f64().unwrap_or(0.0) / 1e3
-        );
+        t.row(vec![
+            h["workers"].to_string(),
+            h["connections"].to_string(),
+            int(h["requests"].as_f64()),
+            int(h["rps"].as_f64()),
+            fixed(h["p50_us"].as_f64().map(|us| us / 1e3), 2),
+            h["non_2xx"].to_string(),
+        ]);
     }
-    t += &format!("  library hot start p50: {:.2} ms\n", r["library_hot_us"]["p50"].as_f64().unwrap_or(0.0) / 1e3);
-    t += &format!("  new action (create + first invoke): {:.1}/s\n", r["new_action"]["per_s"].as_f64().unwrap_or(0.0));
-    for c in r["cache"].as_array().into_iter().flatten() {
-        t += &format!("  cache cycle over {:>3} actions: mean {:.2} ms\n", c["actions"], c["mean_us"].as_f64().unwrap_or(0.0) / 1e3);
+    let mut b = Table::new("serve: baselines and other modes (same run)", &["figure", "value"]);
+    b.row(vec!["library hot start (reset + invoke), p50 (ms)".into(), fixed(median(&r["library_hot_us"]).map(|us| us / 1e3), 2)]);
+    b.row(vec!["new action: create + first invoke (per s)".into(), fixed(r["new_action"]["per_s"].as_f64(), 1)]);
+    b.row(vec!["Node.js process per request (per s)".into(), fixed(r["node_process_rps"].as_f64(), 1)]);
+    b.row(vec![
+        format!("warm Node.js /run server, no isolation (per s; {} requests)", int(r["node_warm_run"]["requests"].as_f64())),
+        int(r["node_warm_run"]["rps"].as_f64()),
+    ]);
+    let ra = &r["ratios"];
+    b.note(format!(
+        "hot / Node.js process = {}, low-load p50 / library hot = {} (target <= 1.5x), last / first workers = {} (target >= 1.8x), most / one connection = {}, new action / Node.js process = {} (target >= 20x)",
+        times(&ra["hot_over_node_process"]),
+        times(&ra["low_load_p50_over_library_hot"]),
+        times(&ra["last_workers_over_first"]),
+        times(&ra["most_connections_over_one"]),
+        times(&ra["new_action_over_node_process"])
+    ));
+    let mut header = vec!["cache cycle over x actions"];
+    let h = summary_header("ms");
+    header.extend(h.iter().map(String::as_str));
+    header.push("mean (ms)");
+    let mut c = Table::new("serve: cache experiment (sequential invokes cycling over x distinct actions)", &header);
+    for x in r["cache"].as_array().into_iter().flatten() {
+        let mut row = vec![x["actions"].to_string()];
+        row.extend(summary_cells(&x["latency_us"], 1000.0));
+        row.push(fixed(x["mean_us"].as_f64().map(|us| us / 1e3), 2));
+        c.row(row);
     }
-    t += &format!("  Node.js process per request: {:.1}/s\n", r["node_process_rps"].as_f64().unwrap_or(0.0));
-    t += &format!("  warm Node.js /run server (no isolation): {:.0}/s\n", r["node_warm_run"]["rps"].as_f64().unwrap_or(0.0));
-    for (k, v) in r["ratios"].as_object().into_iter().flatten() {
-        t += &format!("  {k}: {:.2}\n", v.as_f64().unwrap_or(0.0));
-    }
-    t
+    t.render() + "\n" + &b.render() + "\n" + &c.render()
 }

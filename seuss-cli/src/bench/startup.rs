@@ -6,7 +6,9 @@
 //! * warm: clone the runtime snapshot, hand over the source, import, run;
 //! * hot: run on a ready clone of the function snapshot (clones are reset off the request
 //!   path, as a pool of VM shells does); `hot_new_vm` also creates the clone's VM per request;
-//! * reuse: run again in the same live instance (not isolated; for comparison).
+//! * reuse: run again in the same live instance (not isolated; for comparison);
+//! * reset: the time `Instance::reset` takes before each hot start (off the request path, so
+//!   not part of the hot figure).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -16,7 +18,8 @@ use anyhow::{bail, Context, Result};
 use seuss_hv::{run_cold, Config, Event, Image, Instance};
 use serde_json::{json, Value};
 
-use super::common::{dist, p50, progress, snapshot_image, time_process, Env};
+use super::common::{median, progress, ratio, snapshot_image, summary, time_process, Env};
+use super::table::{int, summary_cells, summary_header, times, Table};
 
 fn args_for(function: &str) -> &'static str {
     match function {
@@ -88,11 +91,15 @@ pub fn run(env: &Env, functions: &[String], runs: usize) -> Result<Value> {
         let snap = snapshot_image(env, f, Event::WantsInvocation, f)?;
         let mut inst = Instance::from_snapshot(&env.kvm, &snap, &cfg)?;
         expect_ok(&inst.invoke(args)?, "hot warm-up")?;
+        let mut resets = Vec::with_capacity(runs);
         let hot = sample(runs, &bar, || {
+            let t = Instant::now();
             inst.reset()?;
+            resets.push(t.elapsed());
             timed("hot", || Ok(inst.invoke(args)?))
         })?;
         samples.push(("hot_us", hot));
+        samples.push(("reset_us", resets));
 
         // hot, creating the clone's VM per request
         let new_vm = sample(runs, &bar, || {
@@ -150,16 +157,18 @@ pub fn run(env: &Env, functions: &[String], runs: usize) -> Result<Value> {
 
         let mut obj = serde_json::Map::new();
         for (k, v) in &samples {
-            obj.insert((*k).to_owned(), dist(v));
+            obj.insert((*k).to_owned(), summary(v));
         }
-        let hot = p50(&obj["hot_us"]).max(1.0);
+        let m = |k: &str| median(&obj[k]);
         obj.insert(
             "ratios".into(),
             json!({
-                "node_process_over_hot": p50(&obj["node_process_us"]) / hot,
-                "cold_over_hot": p50(&obj["cold_us"]) / hot,
-                "uhyve_cold_over_hot": p50(&obj["uhyve_cold_us"]) / hot,
-                "warm_over_hot": p50(&obj["warm_us"]) / hot,
+                "hot_over_reuse": ratio(m("hot_us"), m("reuse_us")),
+                "node_process_over_hot": ratio(m("node_process_us"), m("hot_us")),
+                "cold_over_hot": ratio(m("cold_us"), m("hot_us")),
+                "uhyve_cold_over_hot": ratio(m("uhyve_cold_us"), m("hot_us")),
+                "warm_over_hot": ratio(m("warm_us"), m("hot_us")),
+                "hot_new_vm_over_hot": ratio(m("hot_new_vm_us"), m("hot_us")),
             }),
         );
         obj.insert("function_snapshot_stored_bytes".into(), json!(snap.stored_bytes()));
@@ -180,35 +189,47 @@ pub fn uhyve_bin() -> std::path::PathBuf {
     home.join("bin/uhyve")
 }
 
+/// Row labels of the table, in order (JSON key, label).
+const ROWS: [(&str, &str); 10] = [
+    ("hot_us", "hot"),
+    ("reset_us", "reset (after a reply)"),
+    ("hot_new_vm_us", "hot (new VM)"),
+    ("reuse_us", "reuse (no isolation)"),
+    ("warm_us", "warm"),
+    ("cold_us", "cold (seuss run)"),
+    ("uhyve_cold_us", "stock uhyve cold (process)"),
+    ("boa_process_us", "Boa as a Linux process"),
+    ("node_warm_us", "Node.js warm process"),
+    ("node_process_us", "Node.js process per request"),
+];
+
 /// The human table.
 pub fn table(results: &Value) -> String {
     let mut out = String::new();
-    let keys = [
-        "hot_us", "hot_new_vm_us", "reuse_us", "warm_us", "cold_us", "uhyve_cold_us", "boa_process_us", "node_warm_us",
-        "node_process_us",
-    ];
-    if let Some(fs) = results["functions"].as_object() {
-        for (f, r) in fs {
-            out.push_str(&format!("{f}: µs        p50       p90       p99     n\n"));
-            for k in keys {
-                let d = &r[k];
-                out.push_str(&format!(
-                    "  {:<16} {:>9} {:>9} {:>9} {:>5}\n",
-                    k.trim_end_matches("_us"),
-                    d["p50"],
-                    d["p90"],
-                    d["p99"],
-                    d["n"]
-                ));
-            }
-            let ra = &r["ratios"];
-            out.push_str(&format!(
-                "  node process / hot = {:.1}x, cold / hot = {:.1}x, uhyve cold / hot = {:.1}x\n",
-                ra["node_process_over_hot"].as_f64().unwrap_or(0.0),
-                ra["cold_over_hot"].as_f64().unwrap_or(0.0),
-                ra["uhyve_cold_over_hot"].as_f64().unwrap_or(0.0)
-            ));
+    for (f, r) in results["functions"].as_object().into_iter().flatten() {
+        let mut header = vec!["start"];
+        let h = summary_header("µs");
+        header.extend(h.iter().map(String::as_str));
+        let mut t = Table::new(format!("startup: {f}.js (function snapshot {} bytes stored)", int(r["function_snapshot_stored_bytes"].as_f64())), &header);
+        for (key, label) in ROWS {
+            let mut row = vec![label.to_owned()];
+            row.extend(summary_cells(&r[key], 1.0));
+            t.row(row);
         }
+        let ra = &r["ratios"];
+        t.note(format!(
+            "p50 ratios: hot / reuse = {}, node process / hot = {}, cold / hot = {}, stock uhyve cold / hot = {}, warm / hot = {}",
+            times(&ra["hot_over_reuse"]),
+            times(&ra["node_process_over_hot"]),
+            times(&ra["cold_over_hot"]),
+            times(&ra["uhyve_cold_over_hot"]),
+            times(&ra["warm_over_hot"])
+        ));
+        if r["boa_process_us"]["n"] == 0 {
+            t.note("Boa as a Linux process: not measured (target/release/js-launcher is missing: `cargo xtask bench` builds it)");
+        }
+        out += &t.render();
+        out.push('\n');
     }
     out
 }

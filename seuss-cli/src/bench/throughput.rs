@@ -3,6 +3,8 @@
 //! Requests go into one queue served by one worker thread per core:
 //! * hot: each worker owns a clone of nop.js's function snapshot; it answers, then resets the
 //!   clone (after replying: a ready shell for the next request);
+//! * reuse: the same without the reset (every request runs in the same used instance: no
+//!   isolation; what per-request isolation is compared with);
 //! * new_function: every request is a function never seen before (a distinct nop variant):
 //!   the warm path including the function snapshot capture, then the invocation on a clone;
 //! * node_process: every request runs `node harness.mjs nop.js` as a new process.
@@ -15,13 +17,15 @@ use anyhow::{bail, Result};
 use seuss_hv::{Config, Event, Instance, Loaded};
 use serde_json::{json, Value};
 
-use super::common::{dist, progress, snapshot_image, time_process, Env};
+use super::common::{cores, median, progress, ratio, snapshot_image, summary, time_process, Env};
+use super::table::{fixed, int, times, Table};
 
 type Job = (Instant, Sender<Duration>);
 
 #[derive(Clone, Copy)]
 enum Mode {
     Hot,
+    Reuse,
     NewFunction,
     NodeProcess,
 }
@@ -30,7 +34,7 @@ fn serve(env: &Env, mode: Mode, rx: Arc<Mutex<Receiver<Job>>>, worker: usize, sn
     let cfg = Config::default();
     let (runtime, nop) = snaps;
     let mut hot = match mode {
-        Mode::Hot => Some(Instance::from_snapshot(&env.kvm, nop, &cfg)?),
+        Mode::Hot | Mode::Reuse => Some(Instance::from_snapshot(&env.kvm, nop, &cfg)?),
         _ => None,
     };
     let mut n = 0u64;
@@ -46,6 +50,13 @@ fn serve(env: &Env, mode: Mode, rx: Arc<Mutex<Receiver<Job>>>, worker: usize, sn
                 }
                 let _ = reply.send(arrived.elapsed());
                 inst.reset()?;
+            }
+            Mode::Reuse => {
+                let o = hot.as_mut().expect("reused instance").invoke("{}")?;
+                if o.is_error {
+                    bail!("reused invocation failed: {:?}", o.result);
+                }
+                let _ = reply.send(arrived.elapsed());
             }
             Mode::NewFunction => {
                 n += 1;
@@ -71,7 +82,7 @@ fn serve(env: &Env, mode: Mode, rx: Arc<Mutex<Receiver<Job>>>, worker: usize, sn
 }
 
 fn measure(env: &Env, mode: Mode, clients: usize, duration: Duration, snaps: &(Arc<Loaded>, Arc<Loaded>)) -> Result<Value> {
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let workers = cores();
     let (tx, rx) = channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
     let deadline = Instant::now() + duration;
@@ -115,65 +126,74 @@ fn measure(env: &Env, mode: Mode, clients: usize, duration: Duration, snaps: &(A
         "requests": latencies.len(),
         "seconds": elapsed.as_secs_f64(),
         "rps": latencies.len() as f64 / elapsed.as_secs_f64(),
-        "latency_us": dist(&latencies),
+        "latency_us": summary(&latencies),
     }))
 }
 
-/// Runs the three modes.
+/// Runs the four modes, `duration` each.
 pub fn run(env: &Env, clients: usize, duration: Duration) -> Result<Value> {
     let snaps = (
         snapshot_image(env, "runtime", Event::WantsSource, "tp-runtime")?,
         snapshot_image(env, "nop", Event::WantsInvocation, "tp-nop")?,
     );
-    let bar = progress(3, "throughput");
-    bar.set_message("throughput: hot");
-    let hot = measure(env, Mode::Hot, clients, duration, &snaps)?;
-    bar.inc(1);
-    bar.set_message("throughput: new function");
-    let new_function = measure(env, Mode::NewFunction, clients, duration, &snaps)?;
-    bar.inc(1);
-    bar.set_message("throughput: node process");
-    let node = measure(env, Mode::NodeProcess, clients, duration, &snaps)?;
+    let modes = [("hot", Mode::Hot), ("reuse", Mode::Reuse), ("new_function", Mode::NewFunction), ("node_process", Mode::NodeProcess)];
+    let bar = progress(modes.len() as u64, "throughput");
+    let mut out = serde_json::Map::new();
+    for (name, mode) in modes {
+        bar.set_message(format!("throughput: {name}"));
+        out.insert(name.to_owned(), measure(env, mode, clients, duration, &snaps)?);
+        bar.inc(1);
+    }
     bar.finish_and_clear();
-    let rps = |v: &Value| v["rps"].as_f64().unwrap_or(0.0);
-    Ok(json!({
+    let rps = |k: &str| out[k]["rps"].as_f64();
+    let doc = json!({
         "clients": clients,
         "seconds_per_mode": duration.as_secs_f64(),
-        "workers": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
-        "hot_rps": rps(&hot),
-        "new_function_rps": rps(&new_function),
-        "node_process_rps": rps(&node),
-        "hot": hot,
-        "new_function": new_function,
-        "node_process": node,
+        "workers": cores(),
+        "hot_rps": rps("hot"),
+        "reuse_rps": rps("reuse"),
+        "new_function_rps": rps("new_function"),
+        "node_process_rps": rps("node_process"),
         "ratios": {
-            "hot_over_node_process": rps(&hot) / rps(&node).max(1e-9),
-            "new_function_over_node_process": rps(&new_function) / rps(&node).max(1e-9),
+            "hot_over_node_process": ratio(rps("hot"), rps("node_process")),
+            "new_function_over_node_process": ratio(rps("new_function"), rps("node_process")),
+            "reuse_over_hot": ratio(rps("reuse"), rps("hot")),
         },
-    }))
+    });
+    let mut doc = doc.as_object().cloned().unwrap_or_default();
+    doc.extend(out);
+    Ok(Value::Object(doc))
 }
 
 /// The human table.
 pub fn table(r: &Value) -> String {
-    let row = |name: &str, v: &Value| {
-        format!(
-            "  {:<14} {:>10.1} req/s   p50 {:>8} µs  p99 {:>8} µs  ({} requests)\n",
-            name,
-            v["rps"].as_f64().unwrap_or(0.0),
-            v["latency_us"]["p50"],
-            v["latency_us"]["p99"],
-            v["requests"]
-        )
-    };
-    format!(
-        "throughput: {} clients, {} workers, {} s per mode\n{}{}{}  hot / node process = {:.1}x, new function / node process = {:.1}x\n",
-        r["clients"],
-        r["workers"],
-        r["seconds_per_mode"],
-        row("hot", &r["hot"]),
-        row("new function", &r["new_function"]),
-        row("node process", &r["node_process"]),
-        r["ratios"]["hot_over_node_process"].as_f64().unwrap_or(0.0),
-        r["ratios"]["new_function_over_node_process"].as_f64().unwrap_or(0.0)
-    )
+    let mut t = Table::new(
+        format!("throughput: {} clients, {} workers, {} s per mode", r["clients"], r["workers"], r["seconds_per_mode"]),
+        &["mode", "requests", "req/s", "p50 (ms)", "p90 (ms)", "p99 (ms)"],
+    );
+    let ms = |v: &Value| v.as_f64().map(|us| us / 1e3);
+    for (key, label) in [
+        ("hot", "hot (clone per request)"),
+        ("reuse", "reuse (no isolation)"),
+        ("new_function", "new function per request"),
+        ("node_process", "Node.js process per request"),
+    ] {
+        let m = &r[key];
+        t.row(vec![
+            label.into(),
+            int(m["requests"].as_f64()),
+            fixed(m["rps"].as_f64(), 1),
+            fixed(median(&m["latency_us"]).map(|us| us / 1e3), 2),
+            fixed(ms(&m["latency_us"]["p90"]), 2),
+            fixed(ms(&m["latency_us"]["p99"]), 2),
+        ]);
+    }
+    let ra = &r["ratios"];
+    t.note(format!(
+        "hot / node process = {}, new function / node process = {}, reuse / hot = {}",
+        times(&ra["hot_over_node_process"]),
+        times(&ra["new_function_over_node_process"]),
+        times(&ra["reuse_over_hot"])
+    ));
+    t.render()
 }
