@@ -94,6 +94,10 @@ pub fn image_of_kind(path: &Path, want: &[ImageKind], flag: &str) -> Result<Imag
     }
     let p = path.display();
     match kind {
+        ImageKind::Runtime if flag.is_empty() && want == [ImageKind::Function] => usage!(
+            "{p} is a runtime image (no function built in): capture it with `seuss snapshot --runtime {p} -o runtime.snap`, \
+             then take function snapshots with `seuss snapshot --from runtime.snap --function fn.js -o fn.snap`"
+        ),
         ImageKind::Runtime => usage!(
             "{p} is a runtime image (no function built in): pass it as `--runtime {p} --function fn.js`"
         ),

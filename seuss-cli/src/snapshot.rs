@@ -16,13 +16,14 @@ pub struct SnapshotArgs {
     /// A function image (from `cargo xtask build-image fn.js`).
     #[arg(required_unless_present_any = ["runtime", "from"], conflicts_with_all = ["runtime", "from"])]
     image: Option<PathBuf>,
-    /// A runtime image (`cargo xtask build-image --runtime`): capture a runtime snapshot.
-    #[arg(long, conflicts_with = "from")]
+    /// A runtime image (`cargo xtask build-image --runtime`): capture a runtime snapshot (a
+    /// function snapshot is then taken from it with --from and --function).
+    #[arg(long, conflicts_with_all = ["from", "function"])]
     runtime: Option<PathBuf>,
     /// A runtime snapshot to take a function snapshot from (with --function).
     #[arg(long, requires = "function")]
     from: Option<PathBuf>,
-    /// The function source for --from.
+    /// The function source for --from (a runtime *snapshot*, made with --runtime).
     #[arg(long, requires = "from")]
     function: Option<PathBuf>,
     /// Where to write the snapshot (not one of the inputs).

@@ -286,3 +286,19 @@ fn the_cache_counts_hits_misses_and_evicts_over_budget() {
     let s = cache.stats();
     assert_eq!((s.misses, s.evictions, s.entries), (2, 1, 1), "budget of 1 byte keeps only the newest");
 }
+
+#[test]
+fn snapshot_flags_say_which_step_comes_first() {
+    let dir = scratch();
+    let out_path = dir.join("x.snap").display().to_string();
+    let js = scratch_js(&dir, "f", "function main() { return {}; }").display().to_string();
+    // A runtime image given where a function image goes: the two steps are named.
+    let out = seuss(&["snapshot", &image("runtime").display().to_string(), "-o", &out_path]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("seuss snapshot --runtime") && stderr(&out).contains("--from runtime.snap"), "{}", stderr(&out));
+    // --function goes with a runtime *snapshot* (--from), not with the runtime image.
+    let out = seuss(&["snapshot", "--runtime", &image("runtime").display().to_string(), "--function", &js, "-o", &out_path]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--function"), "{}", stderr(&out));
+    assert!(!Path::new(&out_path).exists(), "nothing written");
+}
