@@ -60,6 +60,10 @@ pub enum Error {
         /// Guest instruction pointer.
         rip: u64,
     },
+    /// A snapshot file of a clone's chain changed while in use (see
+    /// [`Loaded::check_unchanged`](crate::Loaded::check_unchanged)).
+    #[error("{0}")]
+    SnapshotChanged(String),
     /// The caller used the instance in the wrong state.
     #[error("instance is {0}, which does not allow this operation")]
     State(&'static str),
@@ -70,11 +74,25 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Config(_) | Error::State(_) => ErrorKind::Usage,
-            Error::Image(ImageError::Read { .. }) => ErrorKind::Host,
-            Error::Image(_) => ErrorKind::Usage,
+            Error::Image(e) => e.kind(),
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Hypercall { .. } | Error::Crash { .. } => ErrorKind::Guest,
-            Error::Kvm(_) | Error::Memory(..) | Error::VcpuState(_) => ErrorKind::Host,
+            Error::Kvm(_) | Error::Memory(..) | Error::VcpuState(_) | Error::SnapshotChanged(_) => ErrorKind::Host,
+        }
+    }
+}
+
+// Here rather than in `image.rs`, which this module imports.
+impl ImageError {
+    /// The class of this error: a file that cannot be read or is a corrupt image is
+    /// [`ErrorKind::Host`] (like a corrupt snapshot); a file of the wrong kind, an interface
+    /// we do not speak, or too little memory for the image is [`ErrorKind::Usage`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ImageError::Read { .. } | ImageError::Malformed(..) => ErrorKind::Host,
+            ImageError::NotElf(..) | ImageError::Interface(..) | ImageError::TooSmall { .. } | ImageError::DeviceTree(_) => {
+                ErrorKind::Usage
+            }
         }
     }
 }

@@ -71,6 +71,7 @@
 //! | `error` | [`Error`] and [`ErrorKind`] |
 //! | `outcome` | [`Event`], [`Outcome`], [`LogLine`], [`Marks`] |
 //! | [`memory`] | guest RAM and bounds-checked access; copy-on-write layers; page scans |
+//! | `elf_check` | an image's ELF structures bounds-checked before the loader sees them |
 //! | [`image`] | parsing/loading images, boot structures (uhyve's layout) |
 //! | [`vm`] | KVM VM + vCPU in uhyve's entry state |
 //! | [`files`] | the guest's files, bounded by the file mapping |
@@ -92,6 +93,7 @@ pub mod cache;
 mod cold;
 mod config;
 pub mod cpu_state;
+mod elf_check;
 mod error;
 pub mod files;
 mod freshness;

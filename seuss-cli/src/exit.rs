@@ -69,10 +69,7 @@ impl Status {
                 return Self::of_kind(e.kind());
             }
             if let Some(e) = cause.downcast_ref::<seuss_hv::ImageError>() {
-                return match e {
-                    seuss_hv::ImageError::Read { .. } => Status::Host,
-                    _ => Status::Usage,
-                };
+                return Self::of_kind(e.kind());
             }
         }
         Status::Host

@@ -38,6 +38,17 @@ pub struct InvokeArgs {
     stats: Option<PathBuf>,
 }
 
+/// Prints one invocation's line in the chosen format.
+fn print_line(format: OutputFormat, line: &str, status: Status, latency: Duration, pages: Option<(u64, u64)>) {
+    match format {
+        OutputFormat::Text => println!("{line}"),
+        OutputFormat::Json => {
+            let record = Record { result: Some(line), is_error: status != Status::Ok, start: "hot", latency, pages, extra: json!({}) };
+            println!("{}", record.to_line());
+        }
+    }
+}
+
 /// Runs the command.
 pub fn invoke(a: InvokeArgs) -> Result<ExitCode> {
     let args = a.args.resolve(None)?;
@@ -59,10 +70,21 @@ pub fn invoke(a: InvokeArgs) -> Result<ExitCode> {
     let (mut latencies, mut resets) = (Vec::new(), Vec::new());
     let (mut touched, mut written) = (Vec::new(), Vec::new());
     let mut worst = Status::Ok;
+    // A host-side failure (a snapshot file changed, KVM) ends the batch: its invocation and
+    // every later one still get their line, then the error is reported with status 5.
+    let mut fatal: Option<seuss_hv::Error> = None;
     for i in 0..a.count {
+        if let Some(e) = &fatal {
+            print_line(a.output, &error_line(&format!("not run: an earlier invocation failed on the host: {e}")), Status::Host, Duration::ZERO, None);
+            continue;
+        }
         if i > 0 {
             let t = Instant::now();
-            inst.reset()?;
+            if let Err(e) = inst.reset() {
+                print_line(a.output, &error_line(&e.to_string()), Status::Host, Duration::ZERO, None);
+                fatal = Some(e);
+                continue;
+            }
             resets.push(t.elapsed());
         }
         let t = Instant::now();
@@ -80,7 +102,11 @@ pub fn invoke(a: InvokeArgs) -> Result<ExitCode> {
             Err(e) if matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Guest) => {
                 (error_line(&e.to_string()), Status::of_kind(e.kind()))
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                print_line(a.output, &error_line(&e.to_string()), Status::of_kind(e.kind()), latency, None);
+                fatal = Some(e);
+                continue;
+            }
         };
         worst = worst.max(status);
         latencies.push(latency);
@@ -92,14 +118,10 @@ pub fn invoke(a: InvokeArgs) -> Result<ExitCode> {
         } else {
             None
         };
-        match a.output {
-            OutputFormat::Text => println!("{line}"),
-            OutputFormat::Json => {
-                let record =
-                    Record { result: Some(&line), is_error: status != Status::Ok, start: "hot", latency, pages, extra: json!({}) };
-                println!("{}", record.to_line());
-            }
-        }
+        print_line(a.output, &line, status, latency, pages);
+    }
+    if let Some(e) = fatal {
+        return Err(e.into());
     }
     if let Some(path) = &a.stats {
         let stats = json!({

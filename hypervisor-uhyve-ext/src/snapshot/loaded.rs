@@ -55,6 +55,15 @@ pub enum LoadError {
         /// Ours.
         expected: u32,
     },
+    /// A file of the chain changed after it was validated (truncated or rewritten in place):
+    /// its pages can no longer be trusted or even read.
+    #[error("{path}: {detail}")]
+    Changed {
+        /// Which file.
+        path: String,
+        /// What changed.
+        detail: String,
+    },
     /// The stored vCPU state does not fit this KVM.
     #[error("{path}: {source}")]
     VcpuState {
@@ -83,6 +92,8 @@ pub struct Loaded {
     index: HashMap<u64, u64>,
     /// Device and inode of the file, to recognise it again.
     file_id: (u64, u64),
+    /// The file's size when it was validated (`data_offset + data_len`, exactly).
+    file_len: u64,
     /// The stored pages, mapped read-only (the source of clone resets).
     data: DataMap,
 }
@@ -214,7 +225,8 @@ impl Loaded {
             }
         }
         let data = DataMap::new(&snap).map_err(|e| LoadError::File { path: shown(), source: e.into() })?;
-        Ok(Arc::new(Self { snap, parent, vcpu, parked, index, file_id, data }))
+        let file_len = snap.data_offset() + snap.data_len();
+        Ok(Arc::new(Self { snap, parent, vcpu, parked, index, file_id, file_len, data }))
     }
 
     /// The leaf snapshot's header.
@@ -265,6 +277,35 @@ impl Loaded {
             link = l.parent.as_deref();
         }
         false
+    }
+
+    /// Checks that every file of the chain still has the size it was validated with.
+    ///
+    /// Clones map the files `MAP_PRIVATE` and resets copy from a shared mapping of them, so a
+    /// file truncated in place would make accesses to the lost pages fault (`SIGBUS` on the
+    /// host, a failed guest access in KVM). Snapshot files are never modified in place by this
+    /// project (snapfmt writes a new file and renames it over the old one, which leaves open
+    /// files intact); the trust model (ARCHITECTURE.md, "Trust") puts in-place modification
+    /// out of bounds. This check, run before every clone, invocation and reset and after a
+    /// failed invocation, turns the detectable cases into this error instead of a guest crash.
+    pub fn check_unchanged(&self) -> Result<(), LoadError> {
+        let mut link = Some(self);
+        while let Some(l) = link {
+            let path = || l.path().display().to_string();
+            let meta = l.snap.file().metadata().map_err(|e| LoadError::File { path: path(), source: e.into() })?;
+            if meta.len() != l.file_len {
+                return Err(LoadError::Changed {
+                    path: path(),
+                    detail: format!(
+                        "the snapshot file changed while in use: it had {} bytes when loaded and has {} now (snapshot files must be replaced, never modified in place)",
+                        l.file_len,
+                        meta.len()
+                    ),
+                });
+            }
+            link = l.parent.as_deref();
+        }
+        Ok(())
     }
 
     /// The decoded vCPU state.
