@@ -187,6 +187,7 @@ pub fn build_test_images() -> Result<()> {
     let dir = image_dir();
     guest::build_crate_image(&root.join("examples/rust-hello"), &dir.join("rust-hello.img"))?;
     guest::build_crate_image(&root.join("examples/rust-http-get"), &dir.join("rust-http-get.img"))?;
+    guest::build_crate_image(&root.join("examples/hypercall-fuzz"), &dir.join("hypercall-fuzz.img"))?;
     let runtime = jsimage::runtime_image()?;
     guest::copy_image(&runtime, &dir.join("runtime.img"))?;
     for entry in std::fs::read_dir(root.join("examples"))? {

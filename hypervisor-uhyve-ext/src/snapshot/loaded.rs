@@ -226,7 +226,9 @@ impl Loaded {
         }
         let data = DataMap::new(&snap).map_err(|e| LoadError::File { path: shown(), source: e.into() })?;
         let file_len = snap.data_offset() + snap.data_len();
-        Ok(Arc::new(Self { snap, parent, vcpu, parked, index, file_id, file_len, data }))
+        let loaded = Self { snap, parent, vcpu, parked, index, file_id, file_len, data };
+        loaded.check_parked_call().map_err(|detail| LoadError::Invalid { path: shown(), detail })?;
+        Ok(Arc::new(loaded))
     }
 
     /// The leaf snapshot's header.
@@ -331,6 +333,66 @@ impl Loaded {
             (None, Some(parent)) => parent.page_data(page),
             (None, None) => None,
         }
+    }
+
+    /// `len` bytes of the snapshot's guest memory at guest-physical `gpa` (zeros where no layer
+    /// stores a page); `None` outside guest memory.
+    fn guest_bytes(&self, gpa: u64, len: u64) -> Option<Vec<u8>> {
+        let h = self.header();
+        let off = gpa.checked_sub(h.guest_memory_base)?;
+        if off.checked_add(len)? > h.guest_memory_bytes {
+            return None;
+        }
+        let mut out = Vec::with_capacity(len as usize);
+        let mut at = off;
+        while at < off + len {
+            let (page, in_page) = (at / PAGE_SIZE, (at % PAGE_SIZE) as usize);
+            let n = ((PAGE_SIZE as usize - in_page) as u64).min(off + len - at) as usize;
+            match self.page_data(page) {
+                Some(data) => out.extend_from_slice(&data[in_page..in_page + n]),
+                None => out.resize(out.len() + n, 0),
+            }
+            at += n as u64;
+        }
+        Some(out)
+    }
+
+    /// The saved state is a guest parked in its ask call, as a capture leaves it: the
+    /// instruction before `rip` is the hypercall's `out dx, al`, `dx` holds the call's port,
+    /// and the parameter struct at `rdi` offers a full-size buffer inside guest memory (what
+    /// the host will fill). A forged `rip`, `rdx` or `rdi` fails here instead of letting a
+    /// clone read its parameters from the wrong place. `Err` names the field.
+    fn check_parked_call(&self) -> Result<(), String> {
+        let (call, params) = self.parked;
+        let rip = self.vcpu.rip();
+        if self.guest_bytes(rip - 1, 1).as_deref() != Some(&[0xEE][..]) {
+            return Err(format!(
+                "the saved instruction pointer {rip:#x} does not follow the parked {} call's `out dx, al`",
+                call.name()
+            ));
+        }
+        let port = self.vcpu.rdx() & 0xffff;
+        if port != u64::from(call.port()) {
+            return Err(format!("the saved rdx names port {port:#x}, not the parked {} call's {:#x}", call.name(), call.port()));
+        }
+        let min = match call {
+            Hypercall::FunctionSource => seuss_abi::MAX_SOURCE,
+            _ => seuss_abi::MAX_PAYLOAD,
+        } as u64;
+        let word = |at: u64| self.guest_bytes(params + at, 8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+        const _: () = assert!(std::mem::offset_of!(seuss_abi::BufferParams, buf) == 0);
+        const _: () = assert!(std::mem::offset_of!(seuss_abi::BufferParams, cap) == 8);
+        let (buf, cap) = (word(0).unwrap_or(0), word(8).unwrap_or(0));
+        let h = self.header();
+        let end = h.guest_memory_base + h.guest_memory_bytes;
+        let buffer_ok = cap >= min && buf >= h.guest_memory_base && buf.checked_add(cap).is_some_and(|e| e <= end);
+        if !buffer_ok {
+            return Err(format!(
+                "the saved rdi {params:#x} does not point at the parked {} call's parameters (buffer {buf:#x} of {cap} bytes; a full buffer of {min} bytes inside guest memory is required)",
+                call.name()
+            ));
+        }
+        Ok(())
     }
 
     /// Content of guest page `page` in this snapshot chain (zeros if no layer stores it).
