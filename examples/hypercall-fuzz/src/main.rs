@@ -5,8 +5,9 @@
 //! hypercall-fuzz serve             park for invocations; each invocation's args
 //!                                  {"seed":S,"count":N} run N operations, then return
 //!                                  {"done":N} (clones: cargo xtask fuzz, the tests)
-//! hypercall-fuzz result TEXT       park for one invocation and hand TEXT to the host as the
-//!                                  raw result (the host must refuse anything but one JSON value)
+//! hypercall-fuzz result HEX        park for invocations and hand the bytes HEX encodes to the
+//!                                  host as the raw result (the host must refuse anything but
+//!                                  one JSON value); hex because arguments are split at spaces
 //! ```
 //!
 //! An operation is one of:
@@ -273,6 +274,13 @@ fn raw_result(text: &str) -> ! {
     }
 }
 
+/// `"7b7d"` -> `"{}"`.
+fn decode_hex(hex: &str) -> Option<String> {
+    let bytes: Option<Vec<u8>> =
+        (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|d| u8::from_str_radix(d, 16).ok())).collect();
+    String::from_utf8(bytes?).ok()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -288,9 +296,15 @@ fn main() {
         #[cfg(target_os = "hermit")]
         ["serve"] => serve(),
         #[cfg(target_os = "hermit")]
-        ["result", text] => raw_result(text),
+        ["result", hex] => match decode_hex(hex) {
+            Some(text) => raw_result(&text),
+            None => {
+                eprintln!("hypercall-fuzz: result takes the text as hex digits");
+                std::process::exit(2);
+            }
+        },
         _ => {
-            eprintln!("usage: hypercall-fuzz fuzz SEED COUNT | serve | result TEXT");
+            eprintln!("usage: hypercall-fuzz fuzz SEED COUNT | serve | result HEX");
             std::process::exit(2);
         }
     }
