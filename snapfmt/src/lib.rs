@@ -43,8 +43,12 @@
 //!
 //! [`write()`] writes a file atomically; [`Snapshot::open`] validates a whole file (preamble,
 //! header, consistency, size, data checksum) before handing it out; [`decode`] does the same
-//! for a file held in memory (the fuzz target `fuzz/fuzz_targets/reader.rs` drives it). The
-//! reader never panics on malformed input: every error is a [`SnapError`].
+//! for a file held in memory. The reader never panics on malformed input: every error is a
+//! [`SnapError`]. Two fuzz targets check that (`cargo xtask fuzz`, with cargo-fuzz):
+//! `fuzz/fuzz_targets/reader.rs` feeds whole files, `fuzz/fuzz_targets/header.rs` feeds
+//! header bytes framed with correct checksums ([`frame`]), so every input reaches the header
+//! decoder and the consistency rules; `tests/fuzz_smoke.rs` runs the same properties on
+//! deterministic mutations in the ordinary test suite.
 //!
 //! ```no_run
 //! use snapfmt::{Snapshot, PAGE_SIZE};
@@ -68,7 +72,7 @@
 //! | `header` | the header types and their consistency rules |
 //! | `id` | [`SnapshotId`] and its hex text form |
 //! | `read` | [`decode`], [`Snapshot`] |
-//! | `write` | [`write()`], [`encode`] |
+//! | `write` | [`write()`], [`encode`], [`frame`] (fuzzing and tests) |
 //! | `error` | [`SnapError`] |
 
 #![forbid(unsafe_code)]
@@ -86,4 +90,4 @@ pub use header::{Header, ImageRef, Kind, PageRun, ParentRef, VcpuState};
 pub use id::{ParseSnapshotIdError, SnapshotId};
 pub use layout::{FORMAT_VERSION, MAGIC, MAX_HEADER_LEN, PAGE_SIZE, PREAMBLE_SIZE};
 pub use read::{decode, Decoded, Snapshot};
-pub use write::{encode, write};
+pub use write::{encode, frame, write};

@@ -61,6 +61,32 @@ pub fn encode(header: &Header, data: &[u8]) -> Result<(Vec<u8>, SnapshotId), Sna
     Ok((bytes, id))
 }
 
+/// Frames `header_bytes` (taken as an already encoded header, valid or not) and `data` as a
+/// snapshot file with a correct preamble: length, offsets and checksums all agree. Fuzzing
+/// and tests use it to reach the header decoder and the consistency rules behind the
+/// checksums; [`decode`](crate::decode) must refuse anything invalid with a
+/// [`SnapError`], never panic.
+pub fn frame(header_bytes: &[u8], data: &[u8]) -> Vec<u8> {
+    let header_len = header_bytes.len() as u64;
+    // A header longer than the reader accepts still gets a well-formed preamble: the reader
+    // refuses its length.
+    let data_offset = data_offset_for(header_len).unwrap_or(u64::MAX);
+    let preamble = Preamble {
+        header_len,
+        header_checksum: xxh3_64(header_bytes),
+        data_offset,
+        data_len: data.len() as u64,
+        data_checksum: xxh3_64(data),
+    };
+    let mut bytes = preamble.to_bytes().to_vec();
+    bytes.extend_from_slice(header_bytes);
+    if let Ok(end) = usize::try_from(data_offset) {
+        bytes.resize(end.max(bytes.len()), 0);
+    }
+    bytes.extend_from_slice(data);
+    bytes
+}
+
 /// Writes a snapshot to `path` atomically and returns its id.
 ///
 /// The header is validated ([`Header::validate`]) and `data`, the stored pages concatenated

@@ -5,9 +5,11 @@
 //! | `setup` | installs what the project needs and is missing: the pinned nightly with `rust-src` and `llvm-tools`, stock uhyve 0.10.0, Node.js |
 //! | `build-image <CRATE_DIR \| FN.js \| --runtime> -o IMG` | builds a bootable unikernel image |
 //! | `demo` | set-up, build the examples, run them on stock uhyve (the README's first command) |
-//! | `test` | set-up, build the test images, run the whole test suite (the README's second command, `.ci/run`) |
+//! | `test` | set-up, build the test images, run the whole test suite and a short run of every fuzzer (the README's second command, `.ci/run`) |
+//! | `fuzz [--seconds N] [--iterations N] [FUZZER...]` | every fuzzer for a budget, with counts (`fuzz.rs`) |
 
 mod bench_cold;
+mod fuzz;
 mod guest;
 mod jsimage;
 mod setup;
@@ -61,6 +63,27 @@ enum Cmd {
         #[arg(short, default_value_t = 20)]
         n: usize,
     },
+    /// Run the fuzzers (snapfmt's libFuzzer targets, snapshot corruption and forging, image
+    /// mutation, random hypercalls cold and on clones, 64-way concurrency) and print counts.
+    Fuzz {
+        /// Wall-clock budget per fuzzer, in seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Most runs per fuzzer (default: only the time bounds them).
+        #[arg(long)]
+        iterations: Option<u64>,
+        /// Seed of every random choice (runs are reproducible from it).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Threads of the concurrency run.
+        #[arg(long, default_value_t = 64)]
+        threads: u64,
+        /// Invocations of the concurrency run.
+        #[arg(long, default_value_t = 10_000)]
+        invocations: u64,
+        /// Only these fuzzers (snapfmt, snapshots, forged, images, hypercalls, clones, concurrency).
+        only: Vec<String>,
+    },
     /// Set up, build the test images and run the whole test suite.
     Test {
         /// Extra arguments for the test runner (e.g. a test name filter).
@@ -96,6 +119,10 @@ fn run(cli: Cli) -> Result<()> {
             build_test_images()
         }
         Cmd::Test { args } => test(&args),
+        Cmd::Fuzz { seconds, iterations, seed, threads, invocations, only } => {
+            setup::ensure_nightly()?;
+            fuzz::run(&fuzz::Budget { seconds, iterations, seed, threads, invocations }, &only, false)
+        }
         Cmd::BenchCold { n } => bench_cold::run(n),
         Cmd::Bench { quick } => bench_all(quick),
     }
@@ -242,9 +269,15 @@ fn test(extra: &[String]) -> Result<()> {
         }
     }
     let status = child.wait()?;
+    // A short run of every fuzzer but snapfmt's libFuzzer targets (their properties run in
+    // snapfmt/tests/fuzz_smoke.rs above): a few runs each, well under a minute in all.
+    println!("\n$ cargo xtask fuzz --iterations 12 --threads 8 --invocations 400 (CI-sized)");
+    let budget = fuzz::Budget { seconds: 60, iterations: Some(12), seed: 1, threads: 8, invocations: 400 };
+    let only: Vec<String> = fuzz::ALL.iter().filter(|n| **n != "snapfmt").map(|n| n.to_string()).collect();
+    let fuzzed = fuzz::run(&budget, &only, true);
     println!("\n{passed} passed, {failed} failed");
     if !status.success() {
         bail!("test suite failed ({status})");
     }
-    Ok(())
+    fuzzed.context("the short fuzz run found failures")
 }
