@@ -506,10 +506,10 @@ fn hypercalls(env: &Env, budget: &Budget) -> Result<Tally> {
         let r = env.seuss(&["run", &image, "--timeout", "3", "--", "fuzz", &seed.to_string(), "200"], Duration::from_secs(40))?;
         issued += r.stderr.matches("hcfuzz #").count() as u64;
         t.record(&r.outcome());
+        // The guest may end itself with any status of its own (Exit); only the host's
+        // failures count.
         if let Some(why) = r.host_failure() {
             t.failures.push(format!("seed {seed}: {why}"));
-        } else if r.code != Some(0) && !r.stderr.contains("seuss: error:") && !r.stderr.contains("libos:") && r.code.is_some_and(|c| (2..=5).contains(&c)) {
-            t.failures.push(format!("seed {seed}: {} without a message: {}", r.outcome(), tail(&r.stderr)));
         }
     }
     t.extra.insert("hypercalls".into(), issued);

@@ -52,9 +52,14 @@ impl Memory {
     fn new() -> Self {
         let local = 0u64;
         let stack = &local as *const u64 as u64;
+        // Text the host may read: a path, a JSON value, a line.
+        let mut scratch = vec![0u8; seuss_abi::MAX_SOURCE + 4096];
+        for (at, text) in [(0usize, &b"/tmp/hcfuzz\0"[..]), (64, b"{\"a\":1}\0"), (128, b"log line\n\0")] {
+            scratch[at..at + text.len()].copy_from_slice(text);
+        }
         Self {
             params: vec![0; 16],
-            scratch: vec![0; seuss_abi::MAX_SOURCE + 4096],
+            scratch,
             ram_end: (stack | 0x3f_ffff) + 1,
             mmio: false,
         }
@@ -74,6 +79,43 @@ impl Memory {
             7 => rng.u64(0..RAM_BASE),
             8 => self.ram_end + rng.u64(0..1 << 30),
             _ => u64::MAX - rng.u64(0..4096),
+        }
+    }
+
+    /// Word `w` of a well-formed parameter struct for `port` (a pointer into the scratch
+    /// buffer where the struct has one, a small length, descriptor or value elsewhere), so
+    /// calls pass decoding and reach the host's handlers; one word in forty is noise.
+    fn shaped(&self, port: u16, w: usize, rng: &mut fastrand::Rng) -> u64 {
+        if rng.u8(0..40) == 0 {
+            return self.word(rng);
+        }
+        let ptr = self.scratch_addr() + rng.u64(0..64) * 8;
+        let small = rng.u64(0..256);
+        let fd = rng.u64(0..6);
+        // Layouts of uhyve-interface 0.3's v2 structs (the ones the host decodes) and ours.
+        match (port, w) {
+            (0x1030, 0) => small,                     // SerialWriteBuffer { len, buf }
+            (0x1030, 1) => ptr,
+            (0x1100 | 0x1130, 0) => small,            // FileWrite/FileRead { len, ret, buf, fd }
+            (0x1100 | 0x1130, 2) => ptr,
+            (0x1100 | 0x1130, 3) => fd,
+            (0x1110, 0) => ptr,                       // FileOpen { name, flags, mode, ret }
+            (0x1110, 1) => rng.u64(0..0o4000) | (0o644 << 32),
+            (0x1120, 0) => fd,                        // FileClose { fd, ret }
+            (0x1140, 0) => rng.u64(0..4096),          // FileLseek { offset, whence, fd }
+            (0x1140, 1) => rng.u64(0..4) | (fd << 32),
+            (0x1150, 0) => ptr,                       // FileUnlink { name, ret }
+            (0x1180, 0) => fd,                        // FileFstat { fd, attr, ret }
+            (0x1180, 1) => ptr,
+            // The ask calls: a buffer offer of the full size the ABI requires.
+            (0x2000 | 0x2010, 0) => self.scratch_addr(),
+            (0x2000, 1) => seuss_abi::MAX_SOURCE as u64,
+            (0x2010, 1) => seuss_abi::MAX_PAYLOAD as u64,
+            (0x2020 | 0x2030, 0) => ptr,              // ReturnResult/Log { buf, len, flag }
+            (0x2020 | 0x2030, 1) => small,
+            (0x2040, 0) => rng.u64(0..2_000_000),     // Wait { duration_ns }
+            (0x2050, 0) => rng.u64(0..4),             // Mark { phase, guest_ns }
+            _ => small,
         }
     }
 
@@ -158,19 +200,18 @@ fn fuzz(seed: u64, count: u64) -> u64 {
                 // Mostly plausible calls (a known port, words that are small numbers or
                 // pointers into the scratch buffer), so a run goes deep before a violation
                 // stops it; the rest anything.
-                let plausible = rng.u8(0..10) < 7;
-                let port = if plausible { known_port(&mut rng) } else { port(&mut rng) };
+                // Mostly well-formed calls, so a run goes deep before a violation stops it;
+                // then loosely formed ones; then anything.
+                let style = rng.u8(0..20);
+                let port = if style < 18 { known_port(&mut rng) } else { port(&mut rng) };
                 for w in 0..mem.params.len() {
-                    mem.params[w] = if plausible {
-                        if rng.bool() { mem.scratch_addr() + rng.u64(0..4096) } else { rng.u64(0..64) }
-                    } else {
-                        mem.word(&mut rng)
+                    mem.params[w] = match style {
+                        0..=15 => mem.shaped(port, w, &mut rng),
+                        16..=17 => if rng.bool() { mem.scratch_addr() + rng.u64(0..4096) } else { rng.u64(0..64) },
+                        _ => mem.word(&mut rng),
                     };
                 }
-                let mut arg = match rng.u8(0..4) {
-                    0..=1 => mem.params.as_ptr() as u64,
-                    _ => mem.address(&mut rng),
-                };
+                let mut arg = if style < 16 || rng.bool() { mem.params.as_ptr() as u64 } else { mem.address(&mut rng) };
                 if port == seuss_abi::Hypercall::Wait.port() && arg == mem.params.as_ptr() as u64 && rng.u8(0..10) != 0 {
                     mem.params[0] = rng.u64(0..5_000_000); // mostly short sleeps
                 }
