@@ -8,7 +8,7 @@
 //! # N invocations of a reset clone of the hypercall-fuzz guest (`serve`), each issuing OPS
 //! # random hypercalls from seed S+i: every one must end as a result, a named violation, a
 //! # timeout or an exit, never a host error.
-//! cargo run --release -p hypervisor-uhyve-ext --example stress -- clone-fuzz hypercall-fuzz.img 1 1000 50
+//! cargo run --release -p hypervisor-uhyve-ext --example stress -- clone-fuzz hypercall-fuzz.img 1 1000 50 60
 //! ```
 
 use std::path::Path;
@@ -103,7 +103,7 @@ fn concurrency(image: &Path, threads: u64, total: u64) -> Res<bool> {
     Ok(correct == total)
 }
 
-fn clone_fuzz(image: &Path, seed0: u64, invocations: u64, ops: u64) -> Res<bool> {
+fn clone_fuzz(image: &Path, seed0: u64, invocations: u64, ops: u64, budget: Duration) -> Res<bool> {
     let kvm = Kvm::new()?;
     let snap = function_snapshot(&kvm, image, &["serve"])?;
     let config = Config { timeout: Duration::from_secs(2), ..Config::default() };
@@ -111,7 +111,12 @@ fn clone_fuzz(image: &Path, seed0: u64, invocations: u64, ops: u64) -> Res<bool>
     let (mut results, mut violations, mut timeouts, mut exits, mut hypercalls) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut failures = Vec::new();
     let t0 = Instant::now();
+    let mut done = 0;
     for i in 0..invocations {
+        if t0.elapsed() > budget {
+            break;
+        }
+        done += 1;
         if i > 0 {
             if let Err(e) = clone.reset() {
                 failures.push(format!("seed {}: reset: {e}", seed0 + i));
@@ -134,7 +139,7 @@ fn clone_fuzz(image: &Path, seed0: u64, invocations: u64, ops: u64) -> Res<bool>
     println!(
         "{}",
         serde_json::json!({
-            "mode": "clone-fuzz", "invocations": invocations, "operations": hypercalls,
+            "mode": "clone-fuzz", "invocations": done, "operations": hypercalls,
             "results": results, "violations": violations, "timeouts": timeouts, "exits": exits,
             "failures": failures.len(), "notes": failures.iter().take(5).collect::<Vec<_>>(),
             "seconds": t0.elapsed().as_secs_f64(),
@@ -148,8 +153,11 @@ fn main() -> Res<()> {
     let num = |i: usize| -> Res<u64> { Ok(argv.get(i).ok_or("missing argument")?.parse()?) };
     let ok = match argv.first().map(String::as_str) {
         Some("concurrency") => concurrency(Path::new(argv.get(1).ok_or("IMAGE")?), num(2)?, num(3)?)?,
-        Some("clone-fuzz") => clone_fuzz(Path::new(argv.get(1).ok_or("IMAGE")?), num(2)?, num(3)?, num(4)?)?,
-        _ => return Err("usage: stress concurrency IMAGE THREADS TOTAL | clone-fuzz IMAGE SEED INVOCATIONS OPS".into()),
+        Some("clone-fuzz") => {
+            let budget = Duration::from_secs(if argv.len() > 5 { num(5)? } else { u64::MAX / 4 });
+            clone_fuzz(Path::new(argv.get(1).ok_or("IMAGE")?), num(2)?, num(3)?, num(4)?, budget)?
+        }
+        _ => return Err("usage: stress concurrency IMAGE THREADS TOTAL | clone-fuzz IMAGE SEED INVOCATIONS OPS [SECONDS]".into()),
     };
     if !ok {
         std::process::exit(1);

@@ -125,6 +125,8 @@ pub use net::{EgressPolicy, NetMode, PolicyError};
 pub use outcome::{Event, LogLine, Marks, Outcome};
 pub use output::TRUNCATED_NOTE;
 pub use seuss_abi::{Hypercall, Phase, MAX_PAYLOAD, MAX_SOURCE};
-pub use snapfmt::{ImageRef, Kind, SnapshotId};
-pub use snapshot::{capture, image_ref, warm_snapshot, Captured, LoadError, Loaded, SnapshotError};
+pub use snapfmt::{ImageRef, Kind, SnapshotId, StoreKey};
+pub use snapshot::{
+    capture, capture_with, image_ref, warm_snapshot, warm_snapshot_with, Captured, LoadError, Loaded, SnapshotError,
+};
 pub use stats::Summary;

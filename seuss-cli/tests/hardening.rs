@@ -498,3 +498,51 @@ fn a_parent_truncated_while_in_use_is_a_host_error_not_a_guest_crash() {
     assert!(!stderr(&o).contains("triple fault"), "{}", stderr(&o));
     assert_eq!(json_lines(&o).len(), 20, "one line per invocation: {}", stdout(&o));
 }
+
+// ---- authentication: a store's own snapshots only ------------------------------------------
+
+#[test]
+fn a_store_writes_authenticated_snapshots_and_refuses_forged_ones() {
+    let dir = scratch("store");
+    let kvm = seuss_hv::Kvm::new().unwrap();
+    let store = dir.join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    let key = seuss_hv::StoreKey::load_or_create(&store).unwrap();
+    // The store's runtime snapshot, written and loaded with its key.
+    let img = image("runtime");
+    let mut boot = seuss_hv::Instance::boot(&kvm, &seuss_hv::Image::from_file(&img).unwrap(), &seuss_hv::Config::default()).unwrap();
+    assert_eq!(boot.run().unwrap(), seuss_hv::Event::WantsSource);
+    let rt = store.join("rt.snap");
+    seuss_hv::capture_with(&mut boot, &rt, seuss_hv::image_ref(&img).unwrap(), Some(&key)).unwrap();
+    let runtime = seuss_hv::Loaded::open_with(&rt, Some(&key)).unwrap();
+    // The cache (what `seuss serve` keeps its functions in) authenticates with the same key,
+    // created once per store directory.
+    let mut cache = seuss_hv::SnapshotCache::new(store.clone(), u64::MAX).unwrap();
+    assert_eq!(cache.store_key(), &key);
+    let f = cache.get_or_create(&kvm, &runtime, "function main() { return { v: 1 }; }", &seuss_hv::Config::default()).unwrap();
+    for p in [&rt, &f.path().to_path_buf()] {
+        let i: serde_json::Value = serde_json::from_slice(&seuss(&["inspect", &s(p)]).stdout).unwrap();
+        assert_eq!(i["authenticated"], true, "{i}");
+    }
+    // The whole chain loads with the key, and runs.
+    let chain = seuss_hv::Loaded::open_with(f.path(), Some(&key)).unwrap();
+    let mut clone = seuss_hv::Instance::from_snapshot(&kvm, &chain, &seuss_hv::Config::default()).unwrap();
+    assert_eq!(clone.invoke("{}").unwrap().result.as_deref(), Some(r#"{"v":1}"#));
+    // A forger without the key: a harmless-looking change, every checksum recomputed.
+    let (mut h, data) = read_snapshot(f.path());
+    h.created_unix_ns += 1;
+    let forged = store.join("forged.snap");
+    snapfmt::write(&forged, &h, &data).unwrap();
+    let e = seuss_hv::Loaded::open_with(&forged, Some(&key)).err().expect("refused");
+    assert!(e.to_string().contains("not authenticated"), "{e}");
+    assert!(seuss_hv::Loaded::open(&forged).is_ok(), "only a reader with the key can tell");
+    // Another store's key refuses this store's files, parents included.
+    let other = seuss_hv::StoreKey::load_or_create(&scratch("store-other")).unwrap();
+    assert!(seuss_hv::Loaded::open_with(f.path(), Some(&other)).is_err());
+    // An unkeyed parent under a keyed child is refused too.
+    let plain_rt = runtime_snapshot(&dir);
+    let plain = seuss_hv::Loaded::open(&plain_rt).unwrap();
+    let f2 = seuss_hv::warm_snapshot_with(&kvm, &plain, "function main() { return {}; }", &seuss_hv::Config::default(), &dir.join("f2.snap"), Some(&key)).unwrap();
+    let e = seuss_hv::Loaded::open_with(f2.path(), Some(&key)).err().expect("the parent has no tag");
+    assert!(e.to_string().contains("not authenticated"), "{e}");
+}

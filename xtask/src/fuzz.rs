@@ -342,7 +342,7 @@ const REGS: [(&str, usize); 6] = [("rax", 0), ("rdx", 24), ("rdi", 40), ("rsp", 
 /// Changes one header field (the ones the loader must bounds-check, and the vCPU state) and
 /// says which.
 fn forge(rng: &mut fastrand::Rng, h: &mut snapfmt::Header) -> String {
-    let big = |rng: &mut fastrand::Rng| [0, 1, 4096, 1 << 21, 1 << 30, 1 << 36, 1 << 41, u64::MAX / 2, u64::MAX][rng.usize(0..9)] + rng.u64(0..3) * 4096;
+    let big = |rng: &mut fastrand::Rng| [0, 1, 4096, 1 << 21, 1 << 30, 1 << 36, 1 << 41, u64::MAX / 2, u64::MAX][rng.usize(0..9)].wrapping_add(rng.u64(0..3) * 4096);
     match rng.u8(0..14) {
         0 => {
             h.guest_memory_bytes = big(rng);
@@ -534,7 +534,12 @@ fn stress(env: &Env, budget: &Budget, which: &str) -> Result<Tally> {
         "clones" => {
             // About 2 ms an invocation: fill the budget, bounded by --iterations.
             let n = budget.iterations.unwrap_or(budget.seconds * 200).max(1);
-            cmd.arg("clone-fuzz").arg(env.images.join("hypercall-fuzz.img")).arg((budget.seed << 20).to_string()).arg(n.to_string()).arg("50");
+            cmd.arg("clone-fuzz")
+                .arg(env.images.join("hypercall-fuzz.img"))
+                .arg((budget.seed << 20).to_string())
+                .arg(n.to_string())
+                .arg("50")
+                .arg(budget.seconds.to_string());
         }
         _ => {
             cmd.arg("concurrency")

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use kvm_ioctls::Kvm;
 use seuss_abi::Hypercall;
-use snapfmt::{Header, ImageRef, Kind, PageRun, ParentRef, SnapshotId, PAGE_SIZE};
+use snapfmt::{Header, ImageRef, Kind, PageRun, ParentRef, SnapshotId, StoreKey, PAGE_SIZE};
 
 use super::loaded::{LoadError, Loaded};
 use crate::config::Config;
@@ -103,8 +103,16 @@ pub struct Captured {
 
 /// Captures `inst` (parked in an ask hypercall) to `out`. `image` names the image it came
 /// from; the parent is the snapshot `inst` was cloned from, if any. `out` may not be a file of
-/// the parent chain (a snapshot that overwrote its own parent could never be loaded).
+/// the parent chain (a snapshot that overwrote its own parent could never be loaded). The
+/// file is authenticated with the parent's store key when the parent had one (a keyed store
+/// stays keyed); [`capture_with`] names the key.
 pub fn capture(inst: &mut Instance, out: &Path, image: ImageRef) -> Result<Captured, SnapshotError> {
+    let key = inst.origin().and_then(|p| p.store_key().cloned());
+    capture_with(inst, out, image, key.as_ref())
+}
+
+/// [`capture`], authenticated with `key` when given (see [`StoreKey`]): what a store writes.
+pub fn capture_with(inst: &mut Instance, out: &Path, image: ImageRef, key: Option<&StoreKey>) -> Result<Captured, SnapshotError> {
     let call = inst.parked_call().ok_or_else(|| SnapshotError::NotCapturable("the guest is not parked in an ask hypercall".into()))?;
     if let Some(why) = inst.snapshot_obstacle() {
         return Err(SnapshotError::NotCapturable(why));
@@ -154,7 +162,7 @@ pub fn capture(inst: &mut Instance, out: &Path, image: ImageRef) -> Result<Captu
         runs,
         created_unix_ns: unix_now_ns(),
     };
-    let id = snapfmt::write(out, &header, &data).map_err(|source| SnapshotError::Write { path: out.display().to_string(), source })?;
+    let id = snapfmt::write_with(out, &header, &data, key).map_err(|source| SnapshotError::Write { path: out.display().to_string(), source })?;
     tracing::debug!(path = %out.display(), %id, stored, candidates = candidates.len(), "captured snapshot");
     Ok(Captured { id, stored_pages: stored, candidate_pages: candidates.len() as u64 })
 }
@@ -165,13 +173,27 @@ pub fn image_ref(path: &Path) -> std::io::Result<ImageRef> {
     Ok(ImageRef { name: path.display().to_string(), hash: xxhash_rust::xxh3::xxh3_64(&bytes) })
 }
 
-/// The warm path: clone `runtime`, import `source`, capture the function snapshot at `out`.
+/// The warm path: clone `runtime`, import `source`, capture the function snapshot at `out`
+/// (authenticated with the runtime's store key, if it was loaded with one).
 pub fn warm_snapshot(
     kvm: &Kvm,
     runtime: &Arc<Loaded>,
     source: &str,
     config: &Config,
     out: &Path,
+) -> Result<Arc<Loaded>, SnapshotError> {
+    warm_snapshot_with(kvm, runtime, source, config, out, runtime.store_key())
+}
+
+/// [`warm_snapshot`], with the function snapshot authenticated by `key` when given (what a
+/// store writes; see [`StoreKey`]). The result is loaded back with that key.
+pub fn warm_snapshot_with(
+    kvm: &Kvm,
+    runtime: &Arc<Loaded>,
+    source: &str,
+    config: &Config,
+    out: &Path,
+    key: Option<&StoreKey>,
 ) -> Result<Arc<Loaded>, SnapshotError> {
     let _span = tracing::debug_span!("warm_snapshot", out = %out.display()).entered();
     if runtime.parked_call() != Hypercall::FunctionSource {
@@ -199,8 +221,8 @@ pub fn warm_snapshot(
         }
     }
     let image = runtime.header().image.clone();
-    capture(&mut inst, out, image)?;
-    Ok(Loaded::open_with_parent(out, runtime)?)
+    capture_with(&mut inst, out, image, key)?;
+    Ok(Loaded::open_keyed_with_parent(out, runtime, key)?)
 }
 
 #[cfg(test)]

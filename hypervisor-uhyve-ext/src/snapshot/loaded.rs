@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use seuss_abi::Hypercall;
-use snapfmt::{Header, Kind, Snapshot, SnapshotId, PAGE_SIZE};
+use snapfmt::{Header, Kind, Snapshot, SnapshotId, StoreKey, PAGE_SIZE};
 
 use crate::config::check_memory;
 use crate::cpu_state::{Loadable, StateError};
@@ -92,8 +92,11 @@ pub struct Loaded {
     index: HashMap<u64, u64>,
     /// Device and inode of the file, to recognise it again.
     file_id: (u64, u64),
-    /// The file's size when it was validated (`data_offset + data_len`, exactly).
+    /// The file's size when it was validated.
     file_len: u64,
+    /// The store key every file of this chain was authenticated with, if any; snapshots
+    /// captured from its clones are written with it too.
+    key: Option<StoreKey>,
     /// The stored pages, mapped read-only (the source of clone resets).
     data: DataMap,
 }
@@ -155,17 +158,36 @@ unsafe impl Send for DataMap {}
 unsafe impl Sync for DataMap {}
 
 impl Loaded {
-    /// Opens and validates `path` and its parents (read from disk).
+    /// Opens and validates `path` and its parents (read from disk). Authentication tags, if
+    /// any, are not checked: see [`Loaded::open_with`].
     pub fn open(path: &Path) -> Result<Arc<Self>, LoadError> {
-        let snap = open_file(path)?;
-        Self::open_chain(snap, None, &mut Vec::new())
+        Self::open_with(path, None)
+    }
+
+    /// [`Loaded::open`], and with `key` every file of the chain must be authenticated by it
+    /// (a store's own files; see [`StoreKey`] and ARCHITECTURE.md, "Trust"). Snapshots
+    /// captured from clones of the result are written with the same key.
+    pub fn open_with(path: &Path, key: Option<&StoreKey>) -> Result<Arc<Self>, LoadError> {
+        let snap = open_file(path, key)?;
+        Self::open_chain(snap, None, key, &mut Vec::new())
     }
 
     /// Opens `path`, whose parent is the already loaded `parent` (checked by id): the warm
-    /// path shares one loaded runtime snapshot among all its function snapshots.
+    /// path shares one loaded runtime snapshot among all its function snapshots. The file must
+    /// be authenticated by the parent's key, if the parent had one.
     pub fn open_with_parent(path: &Path, parent: &Arc<Loaded>) -> Result<Arc<Self>, LoadError> {
-        let snap = open_file(path)?;
-        Self::open_chain(snap, Some(parent.clone()), &mut Vec::new())
+        Self::open_keyed_with_parent(path, parent, parent.key.as_ref())
+    }
+
+    /// [`Loaded::open_with_parent`] with the child authenticated by `key` (when given).
+    pub fn open_keyed_with_parent(path: &Path, parent: &Arc<Loaded>, key: Option<&StoreKey>) -> Result<Arc<Self>, LoadError> {
+        let snap = open_file(path, key)?;
+        Self::open_chain(snap, Some(parent.clone()), key, &mut Vec::new())
+    }
+
+    /// The store key this chain was authenticated with, if any.
+    pub fn store_key(&self) -> Option<&StoreKey> {
+        self.key.as_ref()
     }
 
     /// Validates `snap` and links it to its parent; `seen` holds the files and ids of the
@@ -173,6 +195,7 @@ impl Loaded {
     fn open_chain(
         snap: Snapshot,
         known_parent: Option<Arc<Loaded>>,
+        key: Option<&StoreKey>,
         seen: &mut Vec<((u64, u64), SnapshotId)>,
     ) -> Result<Arc<Self>, LoadError> {
         let path = snap.path().to_path_buf();
@@ -202,10 +225,10 @@ impl Loaded {
                         let parent_path = resolve_parent(&path, &p.path);
                         // The parent's id is checked before its own parent is opened, so a file
                         // that names itself (or a copy of itself) as parent stops here.
-                        let parent_snap = open_file(&parent_path)?;
+                        let parent_snap = open_file(&parent_path, key)?;
                         snap.check_parent(Some(&parent_snap)).map_err(|source| LoadError::File { path: shown(), source })?;
                         seen.push((file_id, snap.id()));
-                        Self::open_chain(parent_snap, None, seen)?
+                        Self::open_chain(parent_snap, None, key, seen)?
                     }
                 };
                 snap.check_parent(Some(&parent.snap)).map_err(|source| LoadError::File { path: shown(), source })?;
@@ -225,8 +248,8 @@ impl Loaded {
             }
         }
         let data = DataMap::new(&snap).map_err(|e| LoadError::File { path: shown(), source: e.into() })?;
-        let file_len = snap.data_offset() + snap.data_len();
-        let loaded = Self { snap, parent, vcpu, parked, index, file_id, file_len, data };
+        let file_len = snap.file_len();
+        let loaded = Self { snap, parent, vcpu, parked, index, file_id, file_len, data, key: key.cloned() };
         loaded.check_parked_call().map_err(|detail| LoadError::Invalid { path: shown(), detail })?;
         Ok(Arc::new(loaded))
     }
@@ -411,8 +434,8 @@ impl Loaded {
     }
 }
 
-fn open_file(path: &Path) -> Result<Snapshot, LoadError> {
-    Snapshot::open(path).map_err(|source| LoadError::File { path: path.display().to_string(), source })
+fn open_file(path: &Path, key: Option<&StoreKey>) -> Result<Snapshot, LoadError> {
+    Snapshot::open_with(path, key).map_err(|source| LoadError::File { path: path.display().to_string(), source })
 }
 
 /// The hypercall a snapshot of `kind` is parked in.

@@ -26,5 +26,5 @@
 mod capture;
 mod loaded;
 
-pub use capture::{capture, image_ref, warm_snapshot, Captured, SnapshotError};
+pub use capture::{capture, capture_with, image_ref, warm_snapshot, warm_snapshot_with, Captured, SnapshotError};
 pub use loaded::{LoadError, Loaded, MAX_CHAIN_DEPTH};
