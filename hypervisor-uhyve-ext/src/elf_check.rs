@@ -147,7 +147,7 @@ pub(crate) fn check(bytes: &[u8], exec_base: u64) -> Result<Checked, String> {
             "the program header table ({e_phnum} entries at offset {e_phoff:#x}) extends past the end of the file of {len} bytes (truncated?)"
         ));
     }
-    if e_phoff % 8 != 0 {
+    if !e_phoff.is_multiple_of(8) {
         return Err(format!("the program header table at offset {e_phoff:#x} is not 8-byte aligned"));
     }
     let phdrs: Vec<Phdr> = (0..u64::from(e_phnum))
@@ -171,7 +171,7 @@ pub(crate) fn check(bytes: &[u8], exec_base: u64) -> Result<Checked, String> {
             "the section header table ({e_shnum} entries at offset {e_shoff:#x}) extends past the end of the file of {len} bytes (truncated?)"
         ));
     }
-    if e_shoff % 8 != 0 {
+    if !e_shoff.is_multiple_of(8) {
         return Err(format!("the section header table at offset {e_shoff:#x} is not 8-byte aligned"));
     }
     if e_shnum > 0 && u64::from(e_shentsize) != SHDR_SIZE {
@@ -259,7 +259,7 @@ fn check_notes(bytes: &[u8], phdrs: &[Phdr]) -> Result<(), String> {
     if !note.align.is_power_of_two() || note.align > 4096 {
         return Err(format!("the note segment's alignment {} is not a power of two up to 4096", note.align));
     }
-    if note.offset % 4 != 0 {
+    if !note.offset.is_multiple_of(4) {
         return Err(format!("the note segment at file offset {:#x} is not 4-byte aligned", note.offset));
     }
     // In bounds (checked above); usize on a 64-bit host.
@@ -269,7 +269,7 @@ fn check_notes(bytes: &[u8], phdrs: &[Phdr]) -> Result<(), String> {
     // The loader reads a note header while 12 aligned bytes remain; a misaligned position
     // (alignments of 1 or 2) ends its walk, as it does here. The image buffer is 8-aligned,
     // so file offsets and addresses agree modulo 4.
-    while seg.len() - pos >= NHDR_SIZE && (note.offset as usize + pos) % 4 == 0 {
+    while seg.len() - pos >= NHDR_SIZE && (note.offset as usize + pos).is_multiple_of(4) {
         let rest = &seg[pos..];
         let namesz = u64::from(u32_at(rest, 0).unwrap_or(0));
         let descsz = u64::from(u32_at(rest, 4).unwrap_or(0));
@@ -315,7 +315,7 @@ fn dynsym_table(bytes: &[u8], e_shoff: u64, e_shnum: u16) -> Result<(u64, u64), 
         }
         let off = u64_at(bytes, at + 24).unwrap_or(0);
         let size = u64_at(bytes, at + 32).unwrap_or(0);
-        if off % 8 != 0 || !inside(off, size, len) {
+        if !off.is_multiple_of(8) || !inside(off, size, len) {
             return Err(format!("the dynamic symbol table ({size:#x} bytes at file offset {off:#x}) lies outside the file of {len} bytes or is misaligned"));
         }
         return Ok((off, size / SYM_SIZE));
@@ -338,7 +338,7 @@ fn vm_to_offset(phdrs: &[Phdr], addr: u64) -> u64 {
 fn dynamic_relocations(bytes: &[u8], phdrs: &[Phdr]) -> Result<(u64, u64), String> {
     let len = bytes.len() as u64;
     let Some(d) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC) else { return Ok((0, 0)) };
-    if d.offset % 8 != 0 || !inside(d.offset, d.filesz, len) {
+    if !d.offset.is_multiple_of(8) || !inside(d.offset, d.filesz, len) {
         return Err(format!(
             "the dynamic segment ({:#x} bytes at file offset {:#x}) lies outside the file of {len} bytes or is misaligned",
             d.filesz, d.offset
@@ -363,7 +363,7 @@ fn dynamic_relocations(bytes: &[u8], phdrs: &[Phdr]) -> Result<(u64, u64), Strin
     if relcount != 0 {
         return Err("it has REL relocations (DT_RELCOUNT); Hermit images use RELA".into());
     }
-    if rela % 8 != 0 || !inside(rela, relasz, len) {
+    if !rela.is_multiple_of(8) || !inside(rela, relasz, len) {
         return Err(format!("the relocation table ({relasz:#x} bytes at file offset {rela:#x}) lies outside the file of {len} bytes or is misaligned"));
     }
     Ok((rela, relasz))

@@ -246,7 +246,7 @@ fn snapfmt(budget: &Budget) -> Result<Tally> {
         // The first run builds the target (sanitizers, std): allow for it.
         let ran = run_bounded(&mut cmd, Duration::from_secs(per_target + 1800))?;
         // libFuzzer ends with "Done N runs in S second(s)".
-        let runs = ran.stderr.lines().filter_map(|l| l.strip_prefix("Done ")?.split_whitespace().next()?.parse::<u64>().ok()).last();
+        let runs = ran.stderr.lines().rev().find_map(|l| l.strip_prefix("Done ")?.split_whitespace().next()?.parse::<u64>().ok());
         t.extra.insert(format!("{target} executions"), runs.unwrap_or(0));
         t.record(&format!("{target} {}", ran.outcome()));
         if ran.code != Some(0) || runs.is_none() {
