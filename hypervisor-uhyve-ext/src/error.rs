@@ -43,17 +43,17 @@ pub enum Error {
     #[error("timed out after {0:?}")]
     Timeout(Duration),
     /// A hypercall carried invalid arguments; the guest was stopped.
-    #[error("guest passed invalid arguments to hypercall {call}: {detail} (rip {rip:#x})")]
+    #[error("guest passed invalid arguments to hypercall {call}: {detail}{}", at_rip(.rip))]
     Hypercall {
         /// The hypercall's name.
         call: &'static str,
         /// What was wrong.
         detail: String,
-        /// Guest instruction pointer.
+        /// Guest instruction pointer (0: none applies).
         rip: u64,
     },
     /// The guest did something a unikernel must not (unknown port, MMIO, triple fault, ...).
-    #[error("guest crashed: {what} (rip {rip:#x})")]
+    #[error("guest crashed: {what}{}", at_rip(.rip))]
     Crash {
         /// What happened.
         what: String,
@@ -67,6 +67,12 @@ pub enum Error {
     /// The caller used the instance in the wrong state.
     #[error("instance is {0}, which does not allow this operation")]
     State(&'static str),
+}
+
+/// " (rip 0x...)", or nothing when the host made the error up without a guest instruction
+/// to name (0: a guest that exited, a protocol step out of order).
+fn at_rip(rip: &u64) -> String {
+    if *rip == 0 { String::new() } else { format!(" (rip {rip:#x})") }
 }
 
 impl Error {

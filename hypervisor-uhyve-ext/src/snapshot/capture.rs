@@ -216,7 +216,7 @@ pub fn warm_snapshot_with(
             return Err(SnapshotError::Instance(Error::Hypercall {
                 call: "FunctionSource",
                 detail: "the guest asked for its source twice".into(),
-                rip: 0,
+                rip: inst.rip(),
             }))
         }
     }
