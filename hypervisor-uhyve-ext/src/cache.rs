@@ -11,10 +11,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use kvm_ioctls::Kvm;
-use snapfmt::SnapshotId;
+use snapfmt::{SnapshotId, StoreKey};
 
 use crate::config::Config;
-use crate::snapshot::{warm_snapshot, Loaded, SnapshotError};
+use crate::snapshot::{warm_snapshot_in, Loaded, SnapshotError, Storage};
 
 /// Cache counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -46,6 +46,9 @@ struct Entry {
 /// See the module docs.
 pub struct SnapshotCache {
     dir: PathBuf,
+    /// The store's key (`dir/.seuss-store.key`): every snapshot the cache writes carries its
+    /// tag and is checked against it when loaded.
+    key: StoreKey,
     budget: u64,
     entries: HashMap<Key, Entry>,
     clock: u64,
@@ -61,7 +64,14 @@ impl SnapshotCache {
     pub fn new(dir: PathBuf, budget: u64) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
         raise_fd_limit();
-        Ok(Self { dir, budget, entries: HashMap::new(), clock: 0, stats: CacheStats::default() })
+        let key = StoreKey::load_or_create(&dir)?;
+        Ok(Self { dir, key, budget, entries: HashMap::new(), clock: 0, stats: CacheStats::default() })
+    }
+
+    /// The store key of the cache's directory (created there on first use): snapshots the
+    /// cache writes are authenticated with it.
+    pub fn store_key(&self) -> &StoreKey {
+        &self.key
     }
 
     /// Counters.
@@ -86,7 +96,7 @@ impl SnapshotCache {
         }
         self.stats.misses += 1;
         let path = self.dir.join(format!("{}-{:032x}.snap", key.runtime, key.source));
-        let snap = warm_snapshot(kvm, runtime, source, config, &path)?;
+        let snap = warm_snapshot_in(kvm, runtime, source, config, &path, Storage { pages: None, key: Some(&self.key) })?;
         let bytes = snap.stored_bytes();
         self.stats.resident_bytes += bytes;
         self.entries.insert(key, Entry { snap: snap.clone(), bytes, last_used: self.clock });

@@ -60,7 +60,7 @@ pub fn run_cold(kvm: &Kvm, image: &Image, config: &Config, source: Option<&str>,
                 source_given = true;
                 inst.provide_source(source)?;
             }
-            Event::WantsSource => return Err(Error::Crash { what: "the guest asked for its source twice".into(), rip: 0 }),
+            Event::WantsSource => return Err(Error::Crash { what: "the guest asked for its source twice".into(), rip: inst.rip() }),
             Event::WantsInvocation => {
                 outcome = Some(inst.invoke(args)?);
                 break;

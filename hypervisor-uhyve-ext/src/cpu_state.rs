@@ -151,6 +151,11 @@ impl Loadable {
         self.regs.rdi
     }
 
+    /// The saved `rdx`: a parked hypercall's port in its low 16 bits.
+    pub fn rdx(&self) -> u64 {
+        self.regs.rdx
+    }
+
     /// The saved stack pointer.
     pub fn rsp(&self) -> u64 {
         self.regs.rsp

@@ -43,17 +43,17 @@ pub enum Error {
     #[error("timed out after {0:?}")]
     Timeout(Duration),
     /// A hypercall carried invalid arguments; the guest was stopped.
-    #[error("guest passed invalid arguments to hypercall {call}: {detail} (rip {rip:#x})")]
+    #[error("guest passed invalid arguments to hypercall {call}: {detail}{}", at_rip(.rip))]
     Hypercall {
         /// The hypercall's name.
         call: &'static str,
         /// What was wrong.
         detail: String,
-        /// Guest instruction pointer.
+        /// Guest instruction pointer (0: none applies).
         rip: u64,
     },
     /// The guest did something a unikernel must not (unknown port, MMIO, triple fault, ...).
-    #[error("guest crashed: {what} (rip {rip:#x})")]
+    #[error("guest crashed: {what}{}", at_rip(.rip))]
     Crash {
         /// What happened.
         what: String,
@@ -63,9 +63,19 @@ pub enum Error {
     /// The snapshot was made for another CPU (see `cpu_contract.rs`).
     #[error("snapshot cannot run on this host: {0}")]
     Incompatible(String),
+    /// A snapshot file of a clone's chain changed while in use (see
+    /// [`Loaded::check_unchanged`](crate::Loaded::check_unchanged)).
+    #[error("{0}")]
+    SnapshotChanged(String),
     /// The caller used the instance in the wrong state.
     #[error("instance is {0}, which does not allow this operation")]
     State(&'static str),
+}
+
+/// " (rip 0x...)", or nothing when the host made the error up without a guest instruction
+/// to name (0: a guest that exited, a protocol step out of order).
+fn at_rip(rip: &u64) -> String {
+    if *rip == 0 { String::new() } else { format!(" (rip {rip:#x})") }
 }
 
 impl Error {
@@ -73,11 +83,25 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Config(_) | Error::State(_) => ErrorKind::Usage,
-            Error::Image(ImageError::Read { .. }) => ErrorKind::Host,
-            Error::Image(_) => ErrorKind::Usage,
+            Error::Image(e) => e.kind(),
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Hypercall { .. } | Error::Crash { .. } => ErrorKind::Guest,
-            Error::Kvm(_) | Error::Memory(..) | Error::VcpuState(_) | Error::Incompatible(_) => ErrorKind::Host,
+            Error::Kvm(_) | Error::Memory(..) | Error::VcpuState(_) | Error::SnapshotChanged(_) | Error::Incompatible(_) => ErrorKind::Host,
+        }
+    }
+}
+
+// Here rather than in `image.rs`, which this module imports.
+impl ImageError {
+    /// The class of this error: a file that cannot be read or is a corrupt image is
+    /// [`ErrorKind::Host`] (like a corrupt snapshot); a file of the wrong kind, an interface
+    /// we do not speak, or too little memory for the image is [`ErrorKind::Usage`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ImageError::Read { .. } | ImageError::Malformed(..) => ErrorKind::Host,
+            ImageError::NotElf(..) | ImageError::Interface(..) | ImageError::TooSmall { .. } | ImageError::DeviceTree(_) => {
+                ErrorKind::Usage
+            }
         }
     }
 }

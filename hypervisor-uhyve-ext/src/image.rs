@@ -56,7 +56,11 @@ pub enum ImageError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// Not an ELF Hermit image, or malformed.
+    /// Not an ELF file at all: the wrong kind of file (a usage error).
+    #[error("{0} is not a bootable Hermit image: {1}")]
+    NotElf(String, String),
+    /// An ELF file that is truncated, corrupted or not a Hermit image; the message names the
+    /// structure that is wrong (see `elf_check.rs`).
     #[error("{0} is not a bootable Hermit image: {1}")]
     Malformed(String, String),
     /// Interface version we do not speak.
@@ -89,8 +93,27 @@ pub enum ImageKind {
 /// A parsed image file, ready to be loaded into any number of VMs.
 pub struct Image {
     name: String,
-    bytes: Vec<u8>,
+    bytes: AlignedBytes,
     mem_size: u64,
+}
+
+/// Image bytes in an 8-byte-aligned buffer: the loader views ELF structures in place and
+/// refuses (panics on) misaligned ones, so alignment must not depend on the allocator.
+struct AlignedBytes {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl AlignedBytes {
+    fn new(bytes: &[u8]) -> Self {
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        Self { words, len: bytes.len() }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &bytemuck::cast_slice::<u64, u8>(&self.words)[..self.len]
+    }
 }
 
 impl Image {
@@ -101,15 +124,22 @@ impl Image {
         Self::from_bytes(name, bytes)
     }
 
-    /// Validates image bytes (`name` is used in messages).
+    /// Validates image bytes (`name` is used in messages): the ELF structure first, by our own
+    /// bounds-checked walk (`elf_check.rs`), then hermit-entry's parser.
     pub fn from_bytes(name: String, bytes: Vec<u8>) -> Result<Self, ImageError> {
         if hermit_entry::detect_format(&bytes) != Some(hermit_entry::Format::Elf) {
-            return Err(ImageError::Malformed(name, "not an ELF file (build images with `cargo xtask build-image`)".into()));
+            return Err(ImageError::NotElf(name, "not an ELF file (build images with `cargo xtask build-image`)".into()));
         }
+        let bytes = AlignedBytes::new(&bytes);
+        let checked = crate::elf_check::check(bytes.as_slice(), RAM_BASE + KERNEL_OFFSET)
+            .map_err(|reason| ImageError::Malformed(name.clone(), reason))?;
         let (mem_size, iface) = guarded(&name, || {
-            let object = KernelObject::parse(&bytes).map_err(|e| e.to_string())?;
+            let object = KernelObject::parse(bytes.as_slice()).map_err(|e| e.to_string())?;
             Ok((object.mem_size() as u64, object.uhyve_interface_version()))
         })?;
+        if mem_size != checked.mem_size {
+            return Err(ImageError::Malformed(name, format!("the loader sizes it at {mem_size} bytes, the check at {}", checked.mem_size)));
+        }
         if mem_size > MAX_IMAGE {
             return Err(ImageError::Malformed(name, format!("it needs {mem_size} bytes of memory, more than {MAX_IMAGE}")));
         }
@@ -124,10 +154,11 @@ impl Image {
     /// What the image holds, as its JS payload region tells (see [`ImageKind`]).
     pub fn kind(&self) -> ImageKind {
         let magic = &seuss_abi::payload::MAGIC;
-        let Some(at) = self.bytes.windows(magic.len()).position(|w| w == magic) else {
+        let bytes = self.bytes.as_slice();
+        let Some(at) = bytes.windows(magic.len()).position(|w| w == magic) else {
             return ImageKind::Program;
         };
-        let header = self.bytes.get(at..at + seuss_abi::payload::HEADER_SIZE).and_then(|h| h.try_into().ok());
+        let header = bytes.get(at..at + seuss_abi::payload::HEADER_SIZE).and_then(|h| h.try_into().ok());
         match header.and_then(seuss_abi::payload::source_len) {
             Some(_) => ImageKind::Function,
             None => ImageKind::Runtime,
@@ -165,7 +196,9 @@ fn install_quiet_hook() {
     });
 }
 
-/// Runs hermit-entry's parser/loader, turning its panics on malformed input into errors.
+/// Runs hermit-entry's parser/loader, turning its panics into errors. `elf_check` refuses
+/// every input known to make it panic first; this is the last guard, and its message keeps the
+/// loader's internal text out of the user's view (it is logged at debug level).
 fn guarded<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, ImageError> {
     install_quiet_hook();
     IN_LOADER.with(|flag| flag.set(true));
@@ -179,8 +212,9 @@ fn guarded<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, Im
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "loader panicked".into());
-            Err(ImageError::Malformed(name.into(), msg))
+                .unwrap_or_else(|| "no message".into());
+            tracing::debug!(image = name, panic = %msg, "hermit-entry panicked on an image that passed the ELF check");
+            Err(ImageError::Malformed(name.into(), "the Hermit loader found an inconsistency in its ELF structures".into()))
         }
     }
 }
@@ -235,7 +269,7 @@ pub fn load(image: &Image, ram: &mut GuestRam, params: &BootParams<'_>) -> Resul
     }
     let mem_size = image.mem_size as usize;
     let loaded = guarded(&image.name, || {
-        let object = KernelObject::parse(&image.bytes).map_err(|e| e.to_string())?;
+        let object = KernelObject::parse(image.bytes.as_slice()).map_err(|e| e.to_string())?;
         let all = ram.all_mut();
         let dst = &mut all[KERNEL_OFFSET as usize..KERNEL_OFFSET as usize + mem_size];
         // SAFETY: u8 and MaybeUninit<u8> have the same layout; the loader only writes.

@@ -71,6 +71,7 @@
 //! | `error` | [`Error`] and [`ErrorKind`] |
 //! | `outcome` | [`Event`], [`Outcome`], [`LogLine`], [`Marks`] |
 //! | [`memory`] | guest RAM and bounds-checked access; copy-on-write layers; page scans |
+//! | `elf_check` | an image's ELF structures bounds-checked before the loader sees them |
 //! | [`image`] | parsing/loading images, boot structures (uhyve's layout) |
 //! | [`vm`] | KVM VM + vCPU in uhyve's entry state |
 //! | [`files`] | the guest's files, bounded by the file mapping |
@@ -95,6 +96,7 @@ mod cold;
 mod config;
 mod cpu_contract;
 pub mod cpu_state;
+mod elf_check;
 mod error;
 pub mod files;
 mod freshness;
@@ -127,10 +129,10 @@ pub use net::{EgressPolicy, NetMode, PolicyError};
 pub use outcome::{Event, LogLine, Marks, Outcome};
 pub use output::TRUNCATED_NOTE;
 pub use seuss_abi::{Hypercall, Phase, MAX_PAYLOAD, MAX_SOURCE};
-pub use snapfmt::{ImageRef, Kind, SnapshotId};
+pub use snapfmt::{ImageRef, Kind, SnapshotId, StoreKey};
 pub use snapshot::{
-    capture, capture_to_store, image_ref, warm_snapshot, warm_snapshot_and_clone, warm_snapshot_to_store, Captured, LoadError,
-    Loaded, SnapshotError,
+    capture, capture_in, image_ref, warm_snapshot, warm_snapshot_and_clone, warm_snapshot_in, Captured, LoadError, Loaded,
+    SnapshotError, Storage,
 };
 pub use store::{Codec, PageStore, StoreError, StoreStats};
 pub use stats::Summary;

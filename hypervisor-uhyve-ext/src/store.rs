@@ -1,5 +1,5 @@
 //! The page store: guest pages kept once by content, compressed, in one append-only pack file
-//! per store directory. Function snapshots written into a store ([`crate::capture_to_store`])
+//! per store directory. Function snapshots written into a store ([`crate::capture_in`] with a [`crate::Storage`] naming the store)
 //! keep only their header in their own file and refer to their pages by hash, so identical
 //! pages of thousands of functions (most of a function's diff over its runtime) cost once.
 //!
@@ -113,6 +113,12 @@ pub struct PageStore {
     stats: Mutex<StoreStats>,
     codec: Codec,
     zero: PageHash,
+}
+
+impl std::fmt::Debug for PageStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageStore").field("path", &self.path).field("codec", &self.codec).finish_non_exhaustive()
+    }
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {

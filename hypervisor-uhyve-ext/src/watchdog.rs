@@ -9,9 +9,12 @@
 //!
 //! Safety of the kick: a deadline is removed by [`Watchdog`]'s `Drop`, on the thread that
 //! armed it, under the same lock the watchdog thread holds while signalling; so a signalled
-//! thread is always alive.
+//! thread is always alive. That the drop happens on the arming thread is enforced by the type:
+//! [`Watchdog`] is neither `Send` nor `Sync` (a compile-time assertion below keeps it so), so it
+//! cannot be moved to, or dropped by, another thread.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::sync::{Condvar, Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -87,11 +90,24 @@ fn watch(s: &'static Shared) -> ! {
     }
 }
 
-/// An armed deadline for the calling thread; dropping it disarms it. Crate-private: the
-/// signal's safety relies on the guard being dropped on the thread that armed it.
+/// An armed deadline for the calling thread; dropping it disarms it. The signal's safety
+/// relies on the guard being dropped on the thread that armed it, so it is `!Send` and
+/// `!Sync` (the raw-pointer marker) and crate-private.
 pub(crate) struct Watchdog {
     key: (Instant, u64),
+    _on_this_thread: PhantomData<*const ()>,
 }
+
+// Fails to compile if `Watchdog` ever becomes `Send` (the pattern of the `static_assertions`
+// crate's `assert_not_impl_any!`: with `Send`, both impls apply and `_` is ambiguous).
+const _: fn() = || {
+    trait AmbiguousIfSend<A> {
+        fn some_item() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+    impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
+    let _ = <Watchdog as AmbiguousIfSend<_>>::some_item;
+};
 
 impl Watchdog {
     /// Arms `deadline` for the calling thread.
@@ -109,7 +125,7 @@ impl Watchdog {
         if wake {
             s.changed.notify_one();
         }
-        Self { key }
+        Self { key, _on_this_thread: PhantomData }
     }
 }
 

@@ -41,19 +41,26 @@ fn set_open(fd: i32, open: bool) {
     }
 }
 
-fn path_addr(name: *const c_char) -> Option<GuestPhysAddr> {
+/// # Safety
+/// `name` is null or points at a NUL-terminated string.
+unsafe fn path_addr(name: *const c_char) -> Option<GuestPhysAddr> {
     if name.is_null() {
         return None;
     }
-    // SAFETY: std passes a NUL-terminated path; we only check it is UTF-8 (uhyve requires it).
+    // SAFETY: non-null and NUL-terminated (the caller's contract); we only check it is UTF-8
+    // (uhyve requires it).
     let path = unsafe { CStr::from_ptr(name) };
     path.to_str().ok()?;
     Some(GuestPhysAddr::new(name as u64))
 }
 
 /// `open(2)`: a new descriptor or `-errno`.
-pub fn open(name: *const c_char, flags: i32, mode: i32) -> i32 {
-    let Some(name) = path_addr(name) else { return -EINVAL };
+///
+/// # Safety
+/// `name` is null or points at a NUL-terminated string.
+pub unsafe fn open(name: *const c_char, flags: i32, mode: i32) -> i32 {
+    // SAFETY: forwarded contract.
+    let Some(name) = (unsafe { path_addr(name) }) else { return -EINVAL };
     let mut p = OpenParams { name, flags, mode, ret: -1 };
     uhyve(HypercallAddress::FileOpen, &mut p);
     let fd = p.ret;
@@ -111,8 +118,12 @@ pub fn lseek(fd: i32, offset: isize, whence: i32) -> isize {
 }
 
 /// `unlink(2)`.
-pub fn unlink(name: *const c_char) -> i32 {
-    let Some(name) = path_addr(name) else { return -EINVAL };
+///
+/// # Safety
+/// `name` is null or points at a NUL-terminated string.
+pub unsafe fn unlink(name: *const c_char) -> i32 {
+    // SAFETY: forwarded contract.
+    let Some(name) = (unsafe { path_addr(name) }) else { return -EINVAL };
     let mut p = UnlinkParams { name, ret: -1 };
     uhyve(HypercallAddress::FileUnlink, &mut p);
     p.ret

@@ -183,9 +183,12 @@ pub unsafe extern "C" fn sys_readv(fd: i32, iov: *const Iovec, iovcnt: usize) ->
     unsafe { each_iovec(iov, iovcnt, |v| sys_read(fd, v.iov_base as *mut u8, v.iov_len)) }
 }
 
+/// # Safety
+/// `name` is null (refused with `-EINVAL`) or points at a NUL-terminated path.
 #[unsafe(no_mangle)]
-pub extern "C" fn sys_open(name: *const c_char, flags: i32, mode: i32) -> i32 {
-    fs::open(name, flags, mode)
+pub unsafe extern "C" fn sys_open(name: *const c_char, flags: i32, mode: i32) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { fs::open(name, flags, mode) }
 }
 
 #[unsafe(no_mangle)]
@@ -201,9 +204,12 @@ pub extern "C" fn sys_lseek(fd: i32, offset: isize, whence: i32) -> isize {
     fs::lseek(fd, offset, whence)
 }
 
+/// # Safety
+/// `name` is null (refused with `-EINVAL`) or points at a NUL-terminated path.
 #[unsafe(no_mangle)]
-pub extern "C" fn sys_unlink(name: *const c_char) -> i32 {
-    fs::unlink(name)
+pub unsafe extern "C" fn sys_unlink(name: *const c_char) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { fs::unlink(name) }
 }
 
 /// # Safety
@@ -220,10 +226,11 @@ pub unsafe extern "C" fn sys_fstat(fd: i32, stat: *mut FileAttr) -> i32 {
 /// `stat` by path: opened read-only and `fstat`ed, so it sees exactly what `open` sees.
 ///
 /// # Safety
-/// As [`sys_fstat`].
+/// As [`sys_fstat`]; `name` as for [`sys_open`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sys_stat(name: *const c_char, stat: *mut FileAttr) -> i32 {
-    let fd = fs::open(name, 0, 0);
+    // SAFETY: forwarded contract on `name`.
+    let fd = unsafe { fs::open(name, 0, 0) };
     if fd < 0 {
         return fd;
     }
@@ -299,7 +306,7 @@ pub unsafe extern "C" fn sys_clock_gettime(clock: u32, tp: *mut Timespec) -> i32
     }
     let ns = match clock {
         CLOCK_REALTIME => time::realtime_ns(),
-        CLOCK_MONOTONIC => time::monotonic_ns() as i64,
+        CLOCK_MONOTONIC => i64::try_from(time::monotonic_ns()).unwrap_or(i64::MAX),
         _ => return -EINVAL,
     };
     // SAFETY: checked non-null; the caller guarantees validity.
@@ -338,7 +345,7 @@ pub unsafe extern "C" fn sys_nanosleep(req: *const Timespec) -> i32 {
     if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
         return -EINVAL;
     }
-    crate::invocation::sleep_ns((t.tv_sec as u64).saturating_mul(1_000_000_000) + t.tv_nsec as u64);
+    crate::invocation::sleep_ns((t.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(t.tv_nsec as u64));
     0
 }
 

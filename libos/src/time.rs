@@ -22,7 +22,8 @@ pub fn init(tsc_khz: Option<u64>, boot_time_unix_ns: i128) {
             b"libos: warning: hypervisor reported no TSC frequency, assuming 1 GHz\n",
         ),
     }
-    REALTIME_BASE_NS.store(boot_time_unix_ns as i64, Ordering::Relaxed);
+    let base = i64::try_from(boot_time_unix_ns).unwrap_or(if boot_time_unix_ns < 0 { i64::MIN } else { i64::MAX });
+    REALTIME_BASE_NS.store(base, Ordering::Relaxed);
 }
 
 fn rdtsc() -> u64 {
@@ -30,18 +31,25 @@ fn rdtsc() -> u64 {
     unsafe { _rdtsc() }
 }
 
-/// Nanoseconds since boot.
+/// Nanoseconds since boot (saturating: the clock arithmetic never overflows, whatever the
+/// TSC, the frequency or the times the hypervisor hands over).
 pub fn monotonic_ns() -> u64 {
     let ticks = rdtsc().wrapping_sub(TSC_AT_BOOT.load(Ordering::Relaxed));
-    (u128::from(ticks) * 1_000_000 / u128::from(TSC_KHZ.load(Ordering::Relaxed))) as u64
+    let khz = TSC_KHZ.load(Ordering::Relaxed).max(1);
+    u64::try_from(u128::from(ticks) * 1_000_000 / u128::from(khz)).unwrap_or(u64::MAX)
 }
 
-/// Unix time in nanoseconds.
+/// [`monotonic_ns`] as an `i64` (saturating).
+fn monotonic_ns_i64() -> i64 {
+    i64::try_from(monotonic_ns()).unwrap_or(i64::MAX)
+}
+
+/// Unix time in nanoseconds (saturating).
 pub fn realtime_ns() -> i64 {
-    REALTIME_BASE_NS.load(Ordering::Relaxed) + monotonic_ns() as i64
+    REALTIME_BASE_NS.load(Ordering::Relaxed).saturating_add(monotonic_ns_i64())
 }
 
-/// Re-bases real time so that now is `unix_ns` (used when a snapshot is resumed).
+/// Re-bases real time so that now is `unix_ns` (used when a snapshot is resumed; saturating).
 pub fn set_realtime_ns(unix_ns: i64) {
-    REALTIME_BASE_NS.store(unix_ns - monotonic_ns() as i64, Ordering::Relaxed);
+    REALTIME_BASE_NS.store(unix_ns.saturating_sub(monotonic_ns_i64()), Ordering::Relaxed);
 }

@@ -4,7 +4,7 @@
 //! | status | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | the function returned an error result (`{"error": ...}`) |
+//! | 1 | the function returned an error result (`{"error": ...}`), or its import failed (`snapshot`) |
 //! | 2 | usage: bad flags, arguments, files of the wrong kind |
 //! | 3 | timeout: the deadline passed and the guest was stopped |
 //! | 4 | the guest crashed, exited without a result, or broke the hypercall rules |
@@ -63,16 +63,17 @@ impl Status {
                 return Self::of_kind(e.kind());
             }
             if let Some(e) = cause.downcast_ref::<SnapshotError>() {
+                // A function whose import failed reported an error result, as `run` shows it.
+                if let SnapshotError::Import(_) = e {
+                    return Status::FunctionError;
+                }
                 return Self::of_kind(e.kind());
             }
             if let Some(e) = cause.downcast_ref::<LoadError>() {
                 return Self::of_kind(e.kind());
             }
             if let Some(e) = cause.downcast_ref::<seuss_hv::ImageError>() {
-                return match e {
-                    seuss_hv::ImageError::Read { .. } => Status::Host,
-                    _ => Status::Usage,
-                };
+                return Self::of_kind(e.kind());
             }
         }
         Status::Host

@@ -36,6 +36,7 @@ pub fn inspect(path: &Path) -> Result<ExitCode> {
         "runs": h.runs.len(),
         "created_unix_ns": h.created_unix_ns,
         "checksum_ok": true,
+        "authenticated": s.is_authenticated(),
         "ok": chain.is_ok(),
     });
     match &chain {

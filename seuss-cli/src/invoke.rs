@@ -41,6 +41,17 @@ pub struct InvokeArgs {
     store: Option<PathBuf>,
 }
 
+/// Prints one invocation's line in the chosen format.
+fn print_line(format: OutputFormat, line: &str, status: Status, latency: Duration, pages: Option<(u64, u64)>) {
+    match format {
+        OutputFormat::Text => println!("{line}"),
+        OutputFormat::Json => {
+            let record = Record { result: Some(line), is_error: status != Status::Ok, start: "hot", latency, pages, extra: json!({}) };
+            println!("{}", record.to_line());
+        }
+    }
+}
+
 /// Runs the command.
 pub fn invoke(a: InvokeArgs) -> Result<ExitCode> {
     let args = a.args.resolve(None)?;
@@ -50,7 +61,10 @@ pub fn invoke(a: InvokeArgs) -> Result<ExitCode> {
         }
     }
     let snap = match &a.store {
-        Some(dir) => Loaded::open_in_store(&a.snapshot, &std::sync::Arc::new(seuss_hv::PageStore::open(dir, seuss_hv::Codec::Zstd)?))?,
+        Some(dir) => {
+            let store = std::sync::Arc::new(seuss_hv::PageStore::open(dir, seuss_hv::Codec::Zstd)?);
+            Loaded::open_in(&a.snapshot, seuss_hv::Storage { pages: Some(&store), key: None })?
+        },
         None => Loaded::open(&a.snapshot)?,
     };
     if snap.parked_call() != Hypercall::NextInvocation {
@@ -65,10 +79,21 @@ pub fn invoke(a: InvokeArgs) -> Result<ExitCode> {
     let (mut latencies, mut resets) = (Vec::new(), Vec::new());
     let (mut touched, mut written) = (Vec::new(), Vec::new());
     let mut worst = Status::Ok;
+    // A host-side failure (a snapshot file changed, KVM) ends the batch: its invocation and
+    // every later one still get their line, then the error is reported with status 5.
+    let mut fatal: Option<seuss_hv::Error> = None;
     for i in 0..a.count {
+        if let Some(e) = &fatal {
+            print_line(a.output, &error_line(&format!("not run: an earlier invocation failed on the host: {e}")), Status::Host, Duration::ZERO, None);
+            continue;
+        }
         if i > 0 {
             let t = Instant::now();
-            inst.reset()?;
+            if let Err(e) = inst.reset() {
+                print_line(a.output, &error_line(&e.to_string()), Status::Host, Duration::ZERO, None);
+                fatal = Some(e);
+                continue;
+            }
             resets.push(t.elapsed());
         }
         let t = Instant::now();
@@ -86,7 +111,11 @@ pub fn invoke(a: InvokeArgs) -> Result<ExitCode> {
             Err(e) if matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Guest) => {
                 (error_line(&e.to_string()), Status::of_kind(e.kind()))
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                print_line(a.output, &error_line(&e.to_string()), Status::of_kind(e.kind()), latency, None);
+                fatal = Some(e);
+                continue;
+            }
         };
         worst = worst.max(status);
         latencies.push(latency);
@@ -98,14 +127,10 @@ pub fn invoke(a: InvokeArgs) -> Result<ExitCode> {
         } else {
             None
         };
-        match a.output {
-            OutputFormat::Text => println!("{line}"),
-            OutputFormat::Json => {
-                let record =
-                    Record { result: Some(&line), is_error: status != Status::Ok, start: "hot", latency, pages, extra: json!({}) };
-                println!("{}", record.to_line());
-            }
-        }
+        print_line(a.output, &line, status, latency, pages);
+    }
+    if let Some(e) = fatal {
+        return Err(e.into());
     }
     if let Some(path) = &a.stats {
         let stats = json!({

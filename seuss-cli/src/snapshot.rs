@@ -73,7 +73,7 @@ pub fn snapshot(a: SnapshotArgs) -> Result<ExitCode> {
         let snap = match &a.store {
             Some(dir) => {
                 let store = std::sync::Arc::new(seuss_hv::PageStore::open(dir, seuss_hv::Codec::Zstd)?);
-                let snap = seuss_hv::warm_snapshot_to_store(&kvm, &runtime, &source, &config, &a.output, &store)?;
+                let snap = seuss_hv::warm_snapshot_in(&kvm, &runtime, &source, &config, &a.output, seuss_hv::Storage { pages: Some(&store), key: None })?;
                 store.sync()?;
                 snap
             }

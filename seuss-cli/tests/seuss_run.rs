@@ -203,8 +203,13 @@ fn a_corrupt_image_is_refused_with_a_message() {
     bytes.truncate(1000);
     std::fs::write(&f, bytes).unwrap();
     let out = seuss(&[&f.display().to_string()]);
-    assert_eq!(out.status.code(), Some(2));
+    // A corrupt image is a format error (5); a file that is not ELF at all is a usage error (2).
+    assert_eq!(out.status.code(), Some(5));
     assert!(stderr(&out).contains("is not a bootable Hermit image"), "{}", stderr(&out));
+    std::fs::write(&f, b"#!/bin/sh\necho not an image\n").unwrap();
+    let out = seuss(&[&f.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not an ELF file"), "{}", stderr(&out));
 }
 
 #[test]

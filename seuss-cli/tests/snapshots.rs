@@ -192,7 +192,7 @@ fn the_warm_path_can_keep_its_instance_as_the_first_clone() {
     let kvm = kvm_ioctls::Kvm::new().unwrap();
     let src = "let count = 0; const big = new Array(20000).fill(7);\nfunction main(p) { count += 1; return { count, n: p.n, s: big.length }; }\n";
     let cfg = seuss_hv::Config::default();
-    let (snap, mut first) = seuss_hv::warm_snapshot_and_clone(&kvm, &runtime, src, &cfg, &dir.join("kept.snap"), None).unwrap();
+    let (snap, mut first) = seuss_hv::warm_snapshot_and_clone(&kvm, &runtime, src, &cfg, &dir.join("kept.snap"), seuss_hv::Storage::default()).unwrap();
     let want = r#"{"count":1,"n":1,"s":20000}"#;
     assert_eq!(first.invoke(r#"{"n":1}"#).unwrap().result.unwrap(), want);
     for _ in 0..3 {

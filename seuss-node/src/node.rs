@@ -87,7 +87,9 @@ async fn serve(config: NodeConfig, ready: impl FnOnce(&Ready) + Send) -> Result<
     std::fs::create_dir_all(&state_dir).map_err(io(&state_dir))?;
     let metrics = Arc::new(Metrics::default());
     let kvm = Kvm::new().map_err(|e| NodeError::Kvm(e.to_string()))?;
-    let runtimes = Runtimes::new(&config.runtime_image, state_dir.join("runtimes"), metrics.clone())?;
+    let key = seuss_hv::StoreKey::load_or_create(&state_dir)
+        .map_err(|source| NodeError::Io { path: state_dir.join(snapfmt::KEY_FILE).display().to_string(), source })?;
+    let runtimes = Runtimes::new(&config.runtime_image, state_dir.join("runtimes"), metrics.clone(), key.clone())?;
     let (keys, store, warnings) = if config.action_proxy {
         let empty = state_dir.join("actions-unused");
         let (store, _) = ActionStore::open(empty.clone())?;
@@ -113,6 +115,7 @@ async fn serve(config: NodeConfig, ready: impl FnOnce(&Ready) + Send) -> Result<
                 .map_err(|e| NodeError::Io { path: state_dir.join("pages").display().to_string(), source: std::io::Error::other(e) })?,
         ),
         allow_net: config.allow_net.clone(),
+        key,
     });
     // The default runtime snapshot, made (first start) or loaded now rather than at the first request.
     {

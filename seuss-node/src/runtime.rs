@@ -43,11 +43,13 @@ pub struct Runtimes {
     dir: PathBuf,
     loaded: Mutex<HashMap<u64, Arc<Loaded>>>,
     metrics: Arc<Metrics>,
+    /// The node's store key: runtime snapshots are written and loaded with it.
+    key: seuss_hv::StoreKey,
 }
 
 impl Runtimes {
-    /// Reads and checks the runtime image; snapshots go to `dir`.
-    pub fn new(image_path: &Path, dir: PathBuf, metrics: Arc<Metrics>) -> Result<Self, RuntimeError> {
+    /// Reads and checks the runtime image; snapshots go to `dir`, authenticated by `key`.
+    pub fn new(image_path: &Path, dir: PathBuf, metrics: Arc<Metrics>, key: seuss_hv::StoreKey) -> Result<Self, RuntimeError> {
         let err = |detail: String| RuntimeError::Image { path: image_path.display().to_string(), detail };
         let image = Image::from_file(image_path).map_err(|e| err(e.to_string()))?;
         if image.kind() != ImageKind::Runtime {
@@ -58,7 +60,7 @@ impl Runtimes {
         }
         let image_ref = seuss_hv::image_ref(image_path).map_err(|e| err(e.to_string()))?;
         std::fs::create_dir_all(&dir).map_err(|e| err(format!("creating {}: {e}", dir.display())))?;
-        Ok(Self { image, image_ref, dir, loaded: Mutex::new(HashMap::new()), metrics })
+        Ok(Self { image, image_ref, dir, loaded: Mutex::new(HashMap::new()), metrics, key })
     }
 
     /// Names the runtime snapshot for `memory_mib` (part of function snapshot file names).
@@ -80,7 +82,7 @@ impl Runtimes {
                 && l.header().image.hash == self.image_ref.hash
                 && l.header().guest_memory_bytes == memory
         };
-        let snap = match Loaded::open(&path) {
+        let snap = match Loaded::open_in(&path, self.storage()) {
             Ok(l) if usable(&l) => l,
             other => {
                 if let Err(e) = &other {
@@ -104,9 +106,13 @@ impl Runtimes {
             Event::WantsSource => {}
             other => return Err(err(format!("the runtime image stopped at {other:?} instead of asking for a function"))),
         }
-        seuss_hv::capture(&mut inst, path, self.image_ref.clone()).map_err(|e| err(e.to_string()))?;
+        seuss_hv::capture_in(&mut inst, path, self.image_ref.clone(), self.storage()).map_err(|e| err(e.to_string()))?;
         self.metrics.runtime_snapshots.inc();
         tracing::info!("runtime snapshot made");
-        Loaded::open(path).map_err(|e| err(e.to_string()))
+        Loaded::open_in(path, self.storage()).map_err(|e| err(e.to_string()))
+    }
+
+    fn storage(&self) -> seuss_hv::Storage<'_> {
+        seuss_hv::Storage { pages: None, key: Some(&self.key) }
     }
 }

@@ -202,9 +202,17 @@ pub struct Shared {
     pub pages: Arc<seuss_hv::PageStore>,
     /// Destinations every function may reach.
     pub allow_net: seuss_hv::EgressPolicy,
+    /// The state dir's store key: every snapshot the node writes is authenticated by it, and
+    /// none is loaded without it (ARCHITECTURE.md, "Trust").
+    pub key: seuss_hv::StoreKey,
 }
 
 impl Shared {
+    /// Where function snapshots go: pages in the page store, files authenticated by the key.
+    pub fn storage(&self) -> seuss_hv::Storage<'_> {
+        seuss_hv::Storage { pages: Some(&self.pages), key: Some(&self.key) }
+    }
+
     /// The instance configuration of `f` with `timeout`.
     pub fn config_of(&self, f: &Function, timeout: Duration) -> Config {
         let mut policy = self.allow_net.clone();
@@ -394,7 +402,7 @@ impl Worker {
         let runtime = s.runtimes.get(&s.kvm, f.memory_mib).map_err(|e| ExecError::Node(e.to_string()))?;
         let path = f.snapshot_path(&s.runtimes.key(f.memory_mib));
         if path.exists() {
-            match Loaded::open_with_parent_in(&path, &runtime, Some(&s.pages)) {
+            match Loaded::open_with_parent_in(&path, &runtime, s.storage()) {
                 Ok(snap) => {
                     s.metrics.snapshot_loads.inc();
                     f.set_current(snap.id());
@@ -409,7 +417,7 @@ impl Worker {
         }
         let source = f.guest_text().map_err(ExecError::Node)?;
         let config = s.config_of(f, f.timeout);
-        let (snap, inst) = seuss_hv::warm_snapshot_and_clone(&s.kvm, &runtime, &source, &config, &path, Some(&s.pages)).map_err(|e| match e {
+        let (snap, inst) = seuss_hv::warm_snapshot_and_clone(&s.kvm, &runtime, &source, &config, &path, s.storage()).map_err(|e| match e {
             SnapshotError::Import(msg) => ExecError::Import(msg),
             SnapshotError::Instance(e @ seuss_hv::Error::Timeout(_)) => ExecError::Import(format!("the import {e}")),
             SnapshotError::Instance(e) if e.kind() == seuss_hv::ErrorKind::Guest => ExecError::Import(e.to_string()),

@@ -45,6 +45,9 @@ pub enum SnapError {
     /// The preamble, header, data and file size do not agree with each other.
     #[error("inconsistent snapshot: {0}")]
     Inconsistent(String),
+    /// A key was given and the file is not authenticated by it (no tag, or a wrong one).
+    #[error("snapshot is not authenticated by this store's key: {0}")]
+    Unauthenticated(String),
     /// The parent given is not the snapshot this one was taken from.
     #[error("snapshot was taken from parent {expected}, but the parent given is {found}")]
     WrongParent {

@@ -60,7 +60,10 @@ pub struct PageRun {
     pub count: u64,
 }
 
-/// A page's content hash in a page store: `xxh3_128` of its [`PAGE_SIZE`] bytes, big-endian.
+/// A page's content hash in a page store: the first 16 bytes of the BLAKE3 hash of its
+/// [`PAGE_SIZE`] bytes. A cryptographic hash, so a page in a store cannot be swapped for
+/// another with the same hash (an authenticated snapshot's tag covers its hashes, and the
+/// store checks every page it reads against its hash).
 /// The all-zero page has a hash like any other; stores never keep it (see [`PageHash::of`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PageHash(pub [u8; 16]);
@@ -68,7 +71,7 @@ pub struct PageHash(pub [u8; 16]);
 impl PageHash {
     /// The hash of `page` (which should be [`PAGE_SIZE`] bytes).
     pub fn of(page: &[u8]) -> Self {
-        PageHash(xxhash_rust::xxh3::xxh3_128(page).to_be_bytes())
+        PageHash(blake3::hash(page).as_bytes()[..16].try_into().expect("16 of 32 bytes"))
     }
 
     /// The hash of the all-zero page.

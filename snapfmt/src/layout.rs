@@ -11,8 +11,16 @@ use crate::error::{inconsistent, SnapError};
 ///
 /// History: 1, the first format; 2, `pending_port` and `pending_params_gpa` left the header
 /// (the kind names the call, the saved `rdi` its parameters); 3, pages may live in a page
-/// store (`Header::pages`), and the CPU contract (`Header::cpu`) is recorded.
-pub const FORMAT_VERSION: u32 = 3;
+/// store (`Header::pages`), and the CPU contract (`Header::cpu`) is recorded; 4, preamble flag
+/// [`FLAG_AUTHENTICATED`] and the 32-byte tag after the data.
+pub const FORMAT_VERSION: u32 = 4;
+
+/// Preamble flag: a [`TAG_SIZE`]-byte keyed BLAKE3 tag of everything before it follows the
+/// data (see [`StoreKey`](crate::StoreKey)).
+pub const FLAG_AUTHENTICATED: u32 = 1;
+
+/// Size of the authentication tag in bytes.
+pub const TAG_SIZE: u64 = 32;
 
 /// Size of a guest page and the alignment of the data section, in bytes.
 pub const PAGE_SIZE: u64 = 4096;
@@ -43,15 +51,22 @@ pub(crate) struct Preamble {
     pub data_offset: u64,
     pub data_len: u64,
     pub data_checksum: u64,
+    /// [`FLAG_AUTHENTICATED`] or 0.
+    pub flags: u32,
 }
 
 impl Preamble {
-    /// The 64 bytes of this preamble, version [`FORMAT_VERSION`], flags 0, checksum filled in.
+    /// Bytes after the data: the tag of an authenticated file, or nothing.
+    pub fn trailer_len(&self) -> u64 {
+        if self.flags & FLAG_AUTHENTICATED != 0 { TAG_SIZE } else { 0 }
+    }
+
+    /// The 64 bytes of this preamble, version [`FORMAT_VERSION`], checksum filled in.
     pub fn to_bytes(self) -> [u8; PREAMBLE_SIZE as usize] {
         let mut b = [0u8; PREAMBLE_SIZE as usize];
         b[..8].copy_from_slice(&MAGIC);
         b[OFF_VERSION..OFF_FLAGS].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        b[OFF_FLAGS..OFF_HEADER_LEN].copy_from_slice(&0u32.to_le_bytes());
+        b[OFF_FLAGS..OFF_HEADER_LEN].copy_from_slice(&self.flags.to_le_bytes());
         put_u64(&mut b, OFF_HEADER_LEN, self.header_len);
         put_u64(&mut b, OFF_HEADER_CHECKSUM, self.header_checksum);
         put_u64(&mut b, OFF_DATA_OFFSET, self.data_offset);
@@ -75,7 +90,7 @@ impl Preamble {
             return Err(SnapError::Version { found: version, supported: FORMAT_VERSION });
         }
         let flags = get_u32(b, OFF_FLAGS);
-        if flags != 0 {
+        if flags & !FLAG_AUTHENTICATED != 0 {
             return Err(inconsistent(format!("unknown preamble flags {flags:#x}")));
         }
         Ok(Preamble {
@@ -84,6 +99,7 @@ impl Preamble {
             data_offset: get_u64(b, OFF_DATA_OFFSET),
             data_len: get_u64(b, OFF_DATA_LEN),
             data_checksum: get_u64(b, OFF_DATA_CHECKSUM),
+            flags,
         })
     }
 }
@@ -131,7 +147,7 @@ mod tests {
 
     #[test]
     fn preamble_round_trips() {
-        let p = Preamble { header_len: 1, header_checksum: 2, data_offset: 4096, data_len: 8192, data_checksum: 5 };
+        let p = Preamble { header_len: 1, header_checksum: 2, data_offset: 4096, data_len: 8192, data_checksum: 5, flags: 0 };
         let b = p.to_bytes();
         assert_eq!(&b[..8], b"SEUSSNP\0");
         assert_eq!(Preamble::parse(&b).unwrap(), p);

@@ -11,7 +11,7 @@
 //!         | preamble, PREAMBLE_SIZE = 64 bytes                              |
 //!         |    0  magic              [u8; 8]  b"SEUSSNP\0"                 |
 //!         |    8  format_version     u32      FORMAT_VERSION               |
-//!         |   12  flags              u32      0                            |
+//!         |   12  flags              u32      0 or FLAG_AUTHENTICATED      |
 //!         |   16  header_len         u64                                   |
 //!         |   24  header_checksum    u64      xxh3_64(header)              |
 //!         |   32  data_offset        u64      align_up(64 + header_len)    |
@@ -28,8 +28,11 @@
 //!         | order: run 0's pages, then run 1's, ...                         |
 //!         |   run i covers guest pages first_page .. first_page + count,   |
 //!         |   page p at guest-physical guest_memory_base + p * PAGE_SIZE    |
+//!  data_  +-----------------------------------------------------------------+
+//!  end    | tag, TAG_SIZE = 32 bytes, only with FLAG_AUTHENTICATED:          |
+//!         |   blake3::keyed_hash(store key, every byte before the tag)      |
 //!   end   +-----------------------------------------------------------------+
-//!         file size == data_offset + data_len, exactly
+//!         file size == data_offset + data_len (+ TAG_SIZE), exactly
 //! ```
 //!
 //! A snapshot's [`SnapshotId`] is `xxh3_128(header bytes ++ data_checksum.to_le_bytes())`,
@@ -39,12 +42,26 @@
 //!
 //! The version rule is stated once, on [`FORMAT_VERSION`].
 //!
+//! # Authentication
+//!
+//! Checksums catch corruption, not forgery. A store that must accept only its own files keeps
+//! a [`StoreKey`] ([`StoreKey::load_or_create`]: `.seuss-store.key` in the store directory)
+//! and uses [`write_with`] / [`Snapshot::open_with`] (or [`encode_with`] / [`decode_with`]):
+//! the writer appends a keyed BLAKE3 tag of every byte of the file before it, the reader
+//! with a key refuses files without a tag or with a wrong one
+//! ([`SnapError::Unauthenticated`]). Readers without a key accept tagged files (the checksums
+//! still apply).
+//!
 //! # Reading and writing
 //!
 //! [`write()`] writes a file atomically; [`Snapshot::open`] validates a whole file (preamble,
 //! header, consistency, size, data checksum) before handing it out; [`decode`] does the same
-//! for a file held in memory (the fuzz target `fuzz/fuzz_targets/reader.rs` drives it). The
-//! reader never panics on malformed input: every error is a [`SnapError`].
+//! for a file held in memory. The reader never panics on malformed input: every error is a
+//! [`SnapError`]. Two fuzz targets check that (`cargo xtask fuzz`, with cargo-fuzz):
+//! `fuzz/fuzz_targets/reader.rs` feeds whole files, `fuzz/fuzz_targets/header.rs` feeds
+//! header bytes framed with correct checksums ([`frame`]), so every input reaches the header
+//! decoder and the consistency rules; `tests/fuzz_smoke.rs` runs the same properties on
+//! deterministic mutations in the ordinary test suite.
 //!
 //! ```no_run
 //! use snapfmt::{Snapshot, PAGE_SIZE};
@@ -68,7 +85,8 @@
 //! | `header` | the header types and their consistency rules |
 //! | `id` | [`SnapshotId`] and its hex text form |
 //! | `read` | [`decode`], [`Snapshot`] |
-//! | `write` | [`write()`], [`encode`] |
+//! | `write` | [`write()`], [`write_with`], [`encode`], [`encode_with`], [`frame`] (fuzzing and tests) |
+//! | `key` | [`StoreKey`]: the per-store authentication key |
 //! | `error` | [`SnapError`] |
 
 #![forbid(unsafe_code)]
@@ -77,6 +95,7 @@
 mod error;
 mod header;
 mod id;
+mod key;
 mod layout;
 mod read;
 mod write;
@@ -84,6 +103,7 @@ mod write;
 pub use error::SnapError;
 pub use header::{CpuContract, CpuidLeaf, Header, ImageRef, Kind, PageHash, PageRun, Pages, ParentRef, VcpuState};
 pub use id::{ParseSnapshotIdError, SnapshotId};
-pub use layout::{FORMAT_VERSION, MAGIC, MAX_HEADER_LEN, PAGE_SIZE, PREAMBLE_SIZE};
-pub use read::{decode, Decoded, Snapshot};
-pub use write::{encode, write};
+pub use key::{StoreKey, KEY_FILE};
+pub use layout::{FLAG_AUTHENTICATED, FORMAT_VERSION, MAGIC, MAX_HEADER_LEN, PAGE_SIZE, PREAMBLE_SIZE, TAG_SIZE};
+pub use read::{decode, decode_with, Decoded, Snapshot};
+pub use write::{encode, encode_with, frame, write, write_with};

@@ -8,7 +8,8 @@
 //! 5. the preamble's data offset and length agree with the header;
 //! 6. the file size is exactly `data_offset + data_len` (shorter: truncated, longer:
 //!    trailing bytes), and the padding is zero;
-//! 7. the data checksum.
+//! 7. the data checksum;
+//! 8. with a [`StoreKey`]: the file is authenticated and its tag is right.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
@@ -20,6 +21,7 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 use crate::error::{inconsistent, SnapError};
 use crate::header::Header;
 use crate::id::SnapshotId;
+use crate::key::StoreKey;
 use crate::layout::{data_offset_for, Preamble, MAX_HEADER_LEN, PAGE_SIZE, PREAMBLE_SIZE};
 
 /// Size of the chunks [`Snapshot::open`] reads the data in to check its checksum.
@@ -36,11 +38,18 @@ pub struct Decoded {
     pub data_offset: u64,
     /// Length of the data in bytes.
     pub data_len: u64,
+    /// The file carries an authentication tag (checked when a key was given).
+    pub authenticated: bool,
 }
 
 /// Parses and fully validates a whole snapshot file held in memory (used by the fuzz target
-/// and tests).
+/// and tests). A tag, if present, is not checked (no key).
 pub fn decode(bytes: &[u8]) -> Result<Decoded, SnapError> {
+    decode_with(bytes, None)
+}
+
+/// [`decode`], and with `key` the file must be authenticated by it ([`StoreKey`]).
+pub fn decode_with(bytes: &[u8], key: Option<&StoreKey>) -> Result<Decoded, SnapError> {
     let file_len = bytes.len() as u64;
     let p = check_preamble(bytes, file_len)?;
     // Every offset below is at most file_len (checked), so it fits in usize.
@@ -48,10 +57,33 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, SnapError> {
     let header_bytes = &bytes[PREAMBLE_SIZE as usize..header_end];
     let header = check_header(&p, header_bytes, file_len)?;
     check_padding(&bytes[header_end..p.data_offset as usize])?;
-    if xxh3_64(&bytes[p.data_offset as usize..]) != p.data_checksum {
+    let data_end = (p.data_offset + p.data_len) as usize;
+    if xxh3_64(&bytes[p.data_offset as usize..data_end]) != p.data_checksum {
         return Err(SnapError::DataChecksum);
     }
-    Ok(Decoded { header, id: compute_id(header_bytes, p.data_checksum), data_offset: p.data_offset, data_len: p.data_len })
+    if let Some(key) = key {
+        let mut h = key.hasher();
+        h.update(&bytes[..data_end]);
+        check_tag(&p, &h, &bytes[data_end..])?;
+    }
+    Ok(Decoded {
+        header,
+        id: compute_id(header_bytes, p.data_checksum),
+        data_offset: p.data_offset,
+        data_len: p.data_len,
+        authenticated: p.trailer_len() > 0,
+    })
+}
+
+/// Step 8: the file is authenticated and `tag` is what the keyed hasher of its bytes says.
+fn check_tag(p: &Preamble, hasher: &blake3::Hasher, tag: &[u8]) -> Result<(), SnapError> {
+    if p.trailer_len() == 0 {
+        return Err(SnapError::Unauthenticated("the file carries no authentication tag (written without this store's key)".into()));
+    }
+    if !StoreKey::verify(hasher, tag) {
+        return Err(SnapError::Unauthenticated("the authentication tag does not match this store's key (written by someone else, or modified)".into()));
+    }
+    Ok(())
 }
 
 /// An open, validated snapshot file.
@@ -63,13 +95,20 @@ pub struct Snapshot {
     data_len: u64,
     file: File,
     path: PathBuf,
+    authenticated: bool,
 }
 
 impl Snapshot {
     /// Opens and fully validates the snapshot at `path`: preamble, header, consistency, file
     /// size and the data checksum (reading the data through a buffered reader in 1 MiB
-    /// chunks).
+    /// chunks). A tag, if present, is not checked (no key): see [`Snapshot::open_with`].
     pub fn open(path: &Path) -> Result<Snapshot, SnapError> {
+        Self::open_with(path, None)
+    }
+
+    /// [`Snapshot::open`], and with `key` the file must carry this key's tag
+    /// ([`SnapError::Unauthenticated`] otherwise; see [`StoreKey`]).
+    pub fn open_with(path: &Path, key: Option<&StoreKey>) -> Result<Snapshot, SnapError> {
         // O_NONBLOCK: opening a FIFO must not wait for a writer; anything but a regular file
         // is refused right after.
         let file = std::fs::OpenOptions::new().read(true).custom_flags(libc_o_nonblock()).open(path)?;
@@ -94,7 +133,19 @@ impl Snapshot {
         read_exact_at(&file, &mut padding, header_end, file_len)?;
         check_padding(&padding)?;
 
-        check_data(&file, p.data_offset, p.data_len, p.data_checksum)?;
+        let mut keyed = key.map(|k| {
+            let mut h = k.hasher();
+            h.update(&preamble);
+            h.update(&header_bytes);
+            h.update(&padding);
+            h
+        });
+        check_data(&file, p.data_offset, p.data_len, p.data_checksum, keyed.as_mut())?;
+        if let Some(h) = &keyed {
+            let mut tag = vec![0u8; p.trailer_len() as usize];
+            read_exact_at(&file, &mut tag, p.data_offset + p.data_len, file_len)?;
+            check_tag(&p, h, &tag)?;
+        }
         Ok(Snapshot {
             header,
             id: compute_id(&header_bytes, p.data_checksum),
@@ -102,7 +153,19 @@ impl Snapshot {
             data_len: p.data_len,
             file,
             path: path.to_path_buf(),
+            authenticated: p.trailer_len() > 0,
         })
+    }
+
+    /// Whether the file carries an authentication tag (checked by [`Snapshot::open_with`]
+    /// with a key; not checked by [`Snapshot::open`]).
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    /// The file's size: preamble, header, padding, data and tag.
+    pub fn file_len(&self) -> u64 {
+        self.data_offset + self.data_len + if self.authenticated { crate::layout::TAG_SIZE } else { 0 }
     }
 
     /// The header.
@@ -228,7 +291,10 @@ fn check_header(p: &Preamble, header_bytes: &[u8], file_len: u64) -> Result<Head
             p.data_len
         )));
     }
-    let needed = data_offset.checked_add(data_len).ok_or_else(|| inconsistent("file size overflows"))?;
+    let needed = data_offset
+        .checked_add(data_len)
+        .and_then(|n| n.checked_add(p.trailer_len()))
+        .ok_or_else(|| inconsistent("file size overflows"))?;
     if file_len < needed {
         return Err(SnapError::Truncated { needed, actual: file_len });
     }
@@ -245,8 +311,15 @@ fn check_padding(padding: &[u8]) -> Result<(), SnapError> {
     Ok(())
 }
 
-/// Step 7 for a file: streams the data through xxh3 in [`CHECKSUM_CHUNK`] pieces.
-fn check_data(file: &File, data_offset: u64, data_len: u64, checksum: u64) -> Result<(), SnapError> {
+/// Step 7 for a file: streams the data through xxh3 (and the keyed hasher of step 8, if any)
+/// in [`CHECKSUM_CHUNK`] pieces.
+fn check_data(
+    file: &File,
+    data_offset: u64,
+    data_len: u64,
+    checksum: u64,
+    mut keyed: Option<&mut blake3::Hasher>,
+) -> Result<(), SnapError> {
     let mut f = file;
     f.seek(SeekFrom::Start(data_offset))?;
     let mut reader = BufReader::with_capacity(CHECKSUM_CHUNK, f.take(data_len));
@@ -258,6 +331,9 @@ fn check_data(file: &File, data_offset: u64, data_len: u64, checksum: u64) -> Re
             break;
         }
         hasher.update(chunk);
+        if let Some(k) = keyed.as_deref_mut() {
+            k.update(chunk);
+        }
         let n = chunk.len();
         seen += n as u64;
         reader.consume(n);

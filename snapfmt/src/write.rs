@@ -11,17 +11,20 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::error::{inconsistent, SnapError};
 use crate::header::Header;
 use crate::id::SnapshotId;
-use crate::layout::{data_offset_for, Preamble, MAX_HEADER_LEN};
+use crate::key::StoreKey;
+use crate::layout::{data_offset_for, Preamble, FLAG_AUTHENTICATED, MAX_HEADER_LEN};
 use crate::read::compute_id;
 
-/// Everything of a file before its data: preamble, header, zero padding.
+/// Everything of a file before its data (preamble, header, zero padding) and after it (the
+/// tag of an authenticated file).
 struct Head {
     bytes: Vec<u8>,
     id: SnapshotId,
+    tag: Vec<u8>,
 }
 
-/// Validates `header` and `data` and lays out the file's head.
-fn prepare(header: &Header, data: &[u8]) -> Result<Head, SnapError> {
+/// Validates `header` and `data` and lays out the file's head (and tag, with a key).
+fn prepare(header: &Header, data: &[u8], key: Option<&StoreKey>) -> Result<Head, SnapError> {
     header.validate()?;
     let data_len = header.data_len()?;
     if data.len() as u64 != data_len {
@@ -43,6 +46,7 @@ fn prepare(header: &Header, data: &[u8]) -> Result<Head, SnapError> {
         data_offset,
         data_len,
         data_checksum,
+        flags: if key.is_some() { FLAG_AUTHENTICATED } else { 0 },
     };
     let id = compute_id(&header_bytes, data_checksum);
     // data_offset <= 64 + MAX_HEADER_LEN + PAGE_SIZE, so it fits in usize.
@@ -50,15 +54,57 @@ fn prepare(header: &Header, data: &[u8]) -> Result<Head, SnapError> {
     bytes.extend_from_slice(&preamble.to_bytes());
     bytes.extend_from_slice(&header_bytes);
     bytes.resize(data_offset as usize, 0);
-    Ok(Head { bytes, id })
+    let tag = match key {
+        Some(k) => {
+            let mut h = k.hasher();
+            h.update(&bytes);
+            h.update(data);
+            h.finalize().as_bytes().to_vec()
+        }
+        None => Vec::new(),
+    };
+    Ok(Head { bytes, id, tag })
 }
 
 /// Encodes a whole snapshot file in memory (for tests, fuzz seeds and tools; the
 /// hypervisor uses [`write()`]). Same checks and errors as [`write()`].
 pub fn encode(header: &Header, data: &[u8]) -> Result<(Vec<u8>, SnapshotId), SnapError> {
-    let Head { mut bytes, id } = prepare(header, data)?;
+    encode_with(header, data, None)
+}
+
+/// [`encode`], authenticated with `key` when given (see [`StoreKey`]).
+pub fn encode_with(header: &Header, data: &[u8], key: Option<&StoreKey>) -> Result<(Vec<u8>, SnapshotId), SnapError> {
+    let Head { mut bytes, id, tag } = prepare(header, data, key)?;
     bytes.extend_from_slice(data);
+    bytes.extend_from_slice(&tag);
     Ok((bytes, id))
+}
+
+/// Frames `header_bytes` (taken as an already encoded header, valid or not) and `data` as a
+/// snapshot file with a correct preamble: length, offsets and checksums all agree. Fuzzing
+/// and tests use it to reach the header decoder and the consistency rules behind the
+/// checksums; [`decode`](crate::decode) must refuse anything invalid with a
+/// [`SnapError`], never panic.
+pub fn frame(header_bytes: &[u8], data: &[u8]) -> Vec<u8> {
+    let header_len = header_bytes.len() as u64;
+    // A header longer than the reader accepts still gets a well-formed preamble: the reader
+    // refuses its length.
+    let data_offset = data_offset_for(header_len).unwrap_or(u64::MAX);
+    let preamble = Preamble {
+        header_len,
+        header_checksum: xxh3_64(header_bytes),
+        data_offset,
+        data_len: data.len() as u64,
+        data_checksum: xxh3_64(data),
+        flags: 0,
+    };
+    let mut bytes = preamble.to_bytes().to_vec();
+    bytes.extend_from_slice(header_bytes);
+    if let Ok(end) = usize::try_from(data_offset) {
+        bytes.resize(end.max(bytes.len()), 0);
+    }
+    bytes.extend_from_slice(data);
+    bytes
 }
 
 /// Writes a snapshot to `path` atomically and returns its id.
@@ -70,7 +116,13 @@ pub fn encode(header: &Header, data: &[u8]) -> Result<(Vec<u8>, SnapshotId), Sna
 /// directory synced: readers see the old file or the complete new one, never a part. On
 /// failure the temporary file is removed and an existing `path` is left as it was.
 pub fn write(path: &Path, header: &Header, data: &[u8]) -> Result<SnapshotId, SnapError> {
-    let head = prepare(header, data)?;
+    write_with(path, header, data, None)
+}
+
+/// [`write()`], authenticated with `key` when given: the file carries a keyed BLAKE3 tag that
+/// [`Snapshot::open_with`](crate::Snapshot::open_with) checks (see [`StoreKey`]).
+pub fn write_with(path: &Path, header: &Header, data: &[u8], key: Option<&StoreKey>) -> Result<SnapshotId, SnapError> {
+    let head = prepare(header, data, key)?;
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{} names no file", path.display())))?;
@@ -81,16 +133,17 @@ pub fn write(path: &Path, header: &Header, data: &[u8]) -> Result<SnapshotId, Sn
 
     let (file, temp) = create_temp(dir, name)?;
     let guard = RemoveOnDrop(Some(temp.clone()));
-    write_all_and_sync(file, &head.bytes, data)?;
+    write_all_and_sync(file, &head.bytes, data, &head.tag)?;
     fs::rename(&temp, path)?;
     guard.disarm();
     File::open(dir)?.sync_all()?;
     Ok(head.id)
 }
 
-fn write_all_and_sync(mut file: File, head: &[u8], data: &[u8]) -> io::Result<()> {
+fn write_all_and_sync(mut file: File, head: &[u8], data: &[u8], tag: &[u8]) -> io::Result<()> {
     file.write_all(head)?;
     file.write_all(data)?;
+    file.write_all(tag)?;
     file.sync_all()
 }
 

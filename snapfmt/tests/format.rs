@@ -239,7 +239,7 @@ fn tampered_preamble() {
 #[test]
 fn unknown_flags() {
     let mut f = sample_file();
-    f[12] = 1;
+    f[12] = 2; // bit 0 is FLAG_AUTHENTICATED (tests/auth.rs)
     fix_preamble_checksum(&mut f);
     assert_both!(f, SnapError::Inconsistent(_));
 }

@@ -6,14 +6,16 @@
 //! | `build-image <CRATE_DIR \| FN.js \| --runtime> -o IMG` | builds a bootable unikernel image |
 //! | `bundle FN.js -o OUT` | the function with what it imports from `node_modules`, as one payload for the runtime path |
 //! | `demo` | set-up, build the examples, run them on stock uhyve (the README's first command) |
-//! | `test` | set-up, build the test images, run the whole test suite (the README's second command, `.ci/run`), the CI part of test262 included |
+//! | `test` | set-up, build the test images, run the whole test suite, the CI part of test262 and a short run of every fuzzer (the README's second command, `.ci/run`) |
 //! | `test262 [--host] [--ci] [--filter TEXT] [--update]` | the test262 sample in the unikernel (or as a Linux process), against `tests/test262/expectations.toml` |
+//! | `fuzz [--seconds N] [--iterations N] [FUZZER...]` | every fuzzer for a budget, with counts (`fuzz.rs`) |
 //! | `bench [--quick] [--out DIR]` | every `seuss bench` experiment: JSON and figures into bench-results/ |
 //! | `bench-report [--from DIR] [--output FILE]` | BENCHMARKS.md's generated figures section from bench-results/*.json |
 
 mod bench_cold;
 mod bench_report;
 mod boa_patch;
+mod fuzz;
 mod guest;
 mod jsimage;
 mod setup;
@@ -113,6 +115,27 @@ enum Cmd {
         #[arg(long)]
         update: bool,
     },
+    /// Run the fuzzers (snapfmt's libFuzzer targets, snapshot corruption and forging, image
+    /// mutation, random hypercalls cold and on clones, 64-way concurrency) and print counts.
+    Fuzz {
+        /// Wall-clock budget per fuzzer, in seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Most runs per fuzzer (default: only the time bounds them).
+        #[arg(long)]
+        iterations: Option<u64>,
+        /// Seed of every random choice (runs are reproducible from it).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Threads of the concurrency run.
+        #[arg(long, default_value_t = 64)]
+        threads: u64,
+        /// Invocations of the concurrency run.
+        #[arg(long, default_value_t = 10_000)]
+        invocations: u64,
+        /// Only these fuzzers (snapfmt, snapshots, forged, images, hypercalls, clones, concurrency).
+        only: Vec<String>,
+    },
     /// Set up, build the test images and run the whole test suite.
     Test {
         /// Extra arguments for the test runner (e.g. a test name filter).
@@ -157,6 +180,10 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Test262 { host, ci, filter, update } => {
             setup::ensure_nightly()?;
             test262::run(&test262::Options { host, ci, filter, update }).map(|_| ())
+        }
+        Cmd::Fuzz { seconds, iterations, seed, threads, invocations, only } => {
+            setup::ensure_nightly()?;
+            fuzz::run(&fuzz::Budget { seconds, iterations, seed, threads, invocations }, &only, false)
         }
         Cmd::BenchCold { n } => bench_cold::run(n),
         Cmd::Bench { quick, out, only } => bench_all(quick, &in_root(out), &only),
@@ -307,6 +334,7 @@ pub fn build_test_images() -> Result<()> {
     let dir = image_dir();
     guest::build_crate_image(&root.join("examples/rust-hello"), &dir.join("rust-hello.img"))?;
     guest::build_crate_image(&root.join("examples/rust-http-get"), &dir.join("rust-http-get.img"))?;
+    guest::build_crate_image(&root.join("examples/hypercall-fuzz"), &dir.join("hypercall-fuzz.img"))?;
     let runtime = jsimage::runtime_image()?;
     guest::copy_image(&runtime, &dir.join("runtime.img"))?;
     for entry in std::fs::read_dir(root.join("examples"))? {
@@ -350,6 +378,13 @@ fn test(extra: &[String]) -> Result<()> {
     let launcher = cargo_test(&["--manifest-path", &launcher_manifest.display().to_string()], &[])?;
     let passed = t262_passed + root.0 + launcher.0;
     let failed = t262_failed + root.1 + launcher.1;
+    // A short run of every fuzzer but snapfmt's libFuzzer targets (their properties run in
+    // snapfmt/tests/fuzz_smoke.rs above): a few runs each, well under a minute in all.
+    println!("\n$ cargo xtask fuzz --iterations 12 --threads 8 --invocations 400 (CI-sized)");
+    let budget = fuzz::Budget { seconds: 60, iterations: Some(12), seed: 1, threads: 8, invocations: 400 };
+    let only: Vec<String> = fuzz::ALL.iter().filter(|n| **n != "snapfmt").map(|n| n.to_string()).collect();
+    let fuzzed = fuzz::run(&budget, &only, true);
+    let failed = failed + u64::from(fuzzed.is_err());
     println!("\n{passed} passed, {failed} failed");
     if !root.2 || !launcher.2 {
         bail!("test suite failed");
@@ -357,5 +392,5 @@ fn test(extra: &[String]) -> Result<()> {
     if t262.is_err() {
         bail!("test262 CI part failed");
     }
-    Ok(())
+    fuzzed.context("the short fuzz run found failures")
 }

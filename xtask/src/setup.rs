@@ -135,3 +135,17 @@ pub fn ensure_node() -> Result<()> {
     }
     Ok(())
 }
+
+/// `cargo-fuzz` (for `cargo xtask fuzz`'s libFuzzer targets), installed from crates.io when
+/// missing.
+pub fn ensure_cargo_fuzz() -> Result<()> {
+    if quiet_ok(Command::new("cargo").args(["fuzz", "--version"])) {
+        return Ok(());
+    }
+    eprintln!("setup: installing cargo-fuzz (cargo install)");
+    let ok = Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]).status().context("running cargo install")?.success();
+    if !ok {
+        bail!("cargo install cargo-fuzz failed");
+    }
+    Ok(())
+}

@@ -22,6 +22,7 @@ impl Instance {
     pub fn provide_source(&mut self, source: Option<&str>) -> Result<(), Error> {
         self.state_check()?;
         let params = self.parked_in(Hypercall::FunctionSource).ok_or(Error::State("not waiting for a function source"))?;
+        self.check_origin()?;
         if let Some(src) = source.filter(|s| s.len() > seuss_abi::MAX_SOURCE) {
             return Err(Error::Config(format!(
                 "function source is {} bytes, over the {} byte limit",
@@ -60,6 +61,7 @@ impl Instance {
             }
         }
         let params = self.parked_in(Hypercall::NextInvocation).ok_or(Error::State("not waiting for an invocation"))?;
+        self.check_origin()?;
         self.result = None;
         self.output.begin_invocation();
         let start = Instant::now();

@@ -100,6 +100,7 @@ impl Instance {
     pub fn from_snapshot(kvm: &Kvm, snap: &Arc<Loaded>, config: &Config) -> Result<Self, Error> {
         let _span = tracing::debug_span!("clone", snapshot = %snap.path().display()).entered();
         let marks = Marks::created_now(true);
+        snap.check_unchanged().map_err(|e| Error::SnapshotChanged(e.to_string()))?;
         let h = snap.header();
         let network = Network::new(&config.network).map_err(|e| Error::Config(e.to_string()))?;
         let ram = GuestRam::from_layers(h.guest_memory_base, h.guest_memory_bytes, &snap.layers())
@@ -155,6 +156,8 @@ impl Instance {
     pub fn reset(&mut self) -> Result<(), Error> {
         let _span = tracing::trace_span!("reset").entered();
         let snap = self.origin.clone().ok_or(Error::State("not a clone of a snapshot, so it cannot be reset"))?;
+        // The copy below reads the snapshot files' pages: a truncated file would fault.
+        self.check_origin()?;
         crate::cpu_state::settle(&mut self.vm.vcpu)?;
         let mut written = self.written_pages()?;
         written.extend(std::mem::take(&mut self.pending_restore));

@@ -209,6 +209,26 @@ impl Instance {
         snapfmt::CpuContract { cpuid: self.vm.cpuid.clone(), tsc_khz: self.vm.tsc_khz }
     }
 
+    /// A clone's snapshot files are as they were validated (see
+    /// [`Loaded::check_unchanged`]); always `Ok` for cold-booted instances.
+    fn check_origin(&self) -> Result<(), Error> {
+        match &self.origin {
+            Some(snap) => snap.check_unchanged().map_err(|e| Error::SnapshotChanged(e.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// After a failed run of a clone: a changed snapshot file explains a guest crash or a KVM
+    /// error better than the symptom does (a lost page faults), so it is reported instead.
+    fn blame_origin(&self, e: Error) -> Error {
+        if matches!(e.kind(), crate::error::ErrorKind::Guest | crate::error::ErrorKind::Host) {
+            if let Err(changed) = self.check_origin() {
+                return changed;
+            }
+        }
+        e
+    }
+
     /// The guest's instruction pointer (0 if KVM cannot tell), for error messages.
     pub(crate) fn rip(&self) -> u64 {
         self.vm.vcpu.get_regs().map(|r| r.rip).unwrap_or(0)

@@ -47,7 +47,7 @@ impl Instance {
         if r.is_err() {
             self.state = State::Failed;
         }
-        r
+        r.map_err(|e| self.blame_origin(e))
     }
 
     fn run_loop(&mut self, deadline: Instant) -> Result<Event, Error> {

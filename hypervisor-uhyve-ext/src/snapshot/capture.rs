@@ -8,14 +8,14 @@ use kvm_ioctls::Kvm;
 use seuss_abi::Hypercall;
 use snapfmt::{Header, ImageRef, Kind, PageRun, Pages, ParentRef, SnapshotId, PAGE_SIZE};
 
-use super::loaded::{LoadError, Loaded};
+use super::loaded::{LoadError, Loaded, Storage};
 use crate::config::Config;
 use crate::cpu_state::{self, StateError};
 use crate::error::{Error, ErrorKind};
 use crate::freshness::unix_now_ns;
 use crate::instance::Instance;
 use crate::outcome::Event;
-use crate::store::{PageStore, StoreError};
+use crate::store::StoreError;
 
 /// Largest gap (in pages) merged into a run when storing.
 const MERGE_GAP: u64 = 8;
@@ -112,18 +112,17 @@ pub struct Captured {
 /// Captures `inst` (parked in an ask hypercall) to `out`, a self-contained file. `image` names
 /// the image it came from; the parent is the snapshot `inst` was cloned from, if any. `out` may
 /// not be a file of the parent chain (a snapshot that overwrote its own parent could never be
-/// loaded).
+/// loaded). The file is authenticated with the parent's store key when the parent had one (a
+/// keyed store stays keyed); [`capture_in`] names the storage.
 pub fn capture(inst: &mut Instance, out: &Path, image: ImageRef) -> Result<Captured, SnapshotError> {
-    capture_into(inst, out, image, None)
+    let key = inst.origin().and_then(|p| p.store_key().cloned());
+    capture_in(inst, out, image, Storage { pages: None, key: key.as_ref() })
 }
 
-/// As [`capture`], but the pages go into `store` (kept once by content, compressed) and `out`
-/// holds the header alone; open it with [`Loaded::open_in_store`].
-pub fn capture_to_store(inst: &mut Instance, out: &Path, image: ImageRef, store: &PageStore) -> Result<Captured, SnapshotError> {
-    capture_into(inst, out, image, Some(store))
-}
-
-fn capture_into(inst: &mut Instance, out: &Path, image: ImageRef, store: Option<&PageStore>) -> Result<Captured, SnapshotError> {
+/// [`capture`] into `storage`: with a page store the pages go there (kept once by content,
+/// compressed) and `out` holds the header alone (open it with [`Loaded::open_in`]); with a key
+/// the file is authenticated by it (what a store writes; see [`snapfmt::StoreKey`]).
+pub fn capture_in(inst: &mut Instance, out: &Path, image: ImageRef, storage: Storage<'_>) -> Result<Captured, SnapshotError> {
     let call = inst.parked_call().ok_or_else(|| SnapshotError::NotCapturable("the guest is not parked in an ask hypercall".into()))?;
     if let Some(why) = inst.snapshot_obstacle() {
         return Err(SnapshotError::NotCapturable(why));
@@ -160,7 +159,7 @@ fn capture_into(inst: &mut Instance, out: &Path, image: ImageRef, store: Option<
     let runs = runs_of(&keep);
     let stored: u64 = runs.iter().map(|r| r.count).sum();
     let mut data = Vec::new();
-    let pages = match store {
+    let pages = match storage.pages {
         None => {
             data.reserve((stored * PAGE_SIZE) as usize);
             for r in &runs {
@@ -192,7 +191,7 @@ fn capture_into(inst: &mut Instance, out: &Path, image: ImageRef, store: Option<
         cpu,
         created_unix_ns: unix_now_ns(),
     };
-    let id = snapfmt::write(out, &header, &data).map_err(|source| SnapshotError::Write { path: out.display().to_string(), source })?;
+    let id = snapfmt::write_with(out, &header, &data, storage.key).map_err(|source| SnapshotError::Write { path: out.display().to_string(), source })?;
     tracing::debug!(path = %out.display(), %id, stored, candidates = candidates.len(), "captured snapshot");
     Ok(Captured { id, stored_pages: stored, candidate_pages: candidates.len() as u64 })
 }
@@ -203,7 +202,8 @@ pub fn image_ref(path: &Path) -> std::io::Result<ImageRef> {
     Ok(ImageRef { name: path.display().to_string(), hash: xxhash_rust::xxh3::xxh3_64(&bytes) })
 }
 
-/// The warm path: clone `runtime`, import `source`, capture the function snapshot at `out`.
+/// The warm path: clone `runtime`, import `source`, capture the function snapshot at `out`
+/// (authenticated with the runtime's store key, if it was loaded with one).
 pub fn warm_snapshot(
     kvm: &Kvm,
     runtime: &Arc<Loaded>,
@@ -211,48 +211,35 @@ pub fn warm_snapshot(
     config: &Config,
     out: &Path,
 ) -> Result<Arc<Loaded>, SnapshotError> {
-    warm_into(kvm, runtime, source, config, out, None)
+    warm_snapshot_in(kvm, runtime, source, config, out, Storage { pages: None, key: runtime.store_key() })
 }
 
-/// The warm path into a page store: as [`warm_snapshot`], with the function snapshot's pages in
-/// `store` and `out` holding its header.
-pub fn warm_snapshot_to_store(
+/// [`warm_snapshot`] into `storage` (see [`capture_in`]); the result is loaded back from it.
+pub fn warm_snapshot_in(
     kvm: &Kvm,
     runtime: &Arc<Loaded>,
     source: &str,
     config: &Config,
     out: &Path,
-    store: &Arc<PageStore>,
+    storage: Storage<'_>,
 ) -> Result<Arc<Loaded>, SnapshotError> {
-    warm_into(kvm, runtime, source, config, out, Some(store))
+    Ok(warm_instance(kvm, runtime, source, config, out, storage)?.0)
 }
 
-/// The warm path that keeps going: as [`warm_snapshot_to_store`] (or [`warm_snapshot`] without a
-/// store), and also returns the instance that imported the function, now a ready clone of the
-/// new snapshot: its first invocation is a hot start without creating a VM or faulting the
-/// imported pages in again.
+/// The warm path that keeps going: as [`warm_snapshot_in`], and also returns the instance that
+/// imported the function, now a ready clone of the new snapshot: its first invocation is a hot
+/// start without creating a VM or faulting the imported pages in again.
 pub fn warm_snapshot_and_clone(
     kvm: &Kvm,
     runtime: &Arc<Loaded>,
     source: &str,
     config: &Config,
     out: &Path,
-    store: Option<&Arc<PageStore>>,
+    storage: Storage<'_>,
 ) -> Result<(Arc<Loaded>, Instance), SnapshotError> {
-    let (snap, mut inst) = warm_instance(kvm, runtime, source, config, out, store)?;
+    let (snap, mut inst) = warm_instance(kvm, runtime, source, config, out, storage)?;
     inst.rebase(&snap)?;
     Ok((snap, inst))
-}
-
-fn warm_into(
-    kvm: &Kvm,
-    runtime: &Arc<Loaded>,
-    source: &str,
-    config: &Config,
-    out: &Path,
-    store: Option<&Arc<PageStore>>,
-) -> Result<Arc<Loaded>, SnapshotError> {
-    Ok(warm_instance(kvm, runtime, source, config, out, store)?.0)
 }
 
 fn warm_instance(
@@ -261,7 +248,7 @@ fn warm_instance(
     source: &str,
     config: &Config,
     out: &Path,
-    store: Option<&Arc<PageStore>>,
+    storage: Storage<'_>,
 ) -> Result<(Arc<Loaded>, Instance), SnapshotError> {
     let _span = tracing::debug_span!("warm_snapshot", out = %out.display()).entered();
     if runtime.parked_call() != Hypercall::FunctionSource {
@@ -284,13 +271,13 @@ fn warm_instance(
             return Err(SnapshotError::Instance(Error::Hypercall {
                 call: "FunctionSource",
                 detail: "the guest asked for its source twice".into(),
-                rip: 0,
+                rip: inst.rip(),
             }))
         }
     }
     let image = runtime.header().image.clone();
-    capture_into(&mut inst, out, image, store.map(|s| &**s))?;
-    Ok((Loaded::open_with_parent_in(out, runtime, store)?, inst))
+    capture_in(&mut inst, out, image, storage)?;
+    Ok((Loaded::open_with_parent_in(out, runtime, storage)?, inst))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use seuss_abi::Hypercall;
-use snapfmt::{Header, Kind, Pages, Snapshot, SnapshotId, PAGE_SIZE};
+use snapfmt::{Header, Kind, Pages, Snapshot, SnapshotId, StoreKey, PAGE_SIZE};
 
 use crate::config::check_memory;
 use crate::cpu_state::{Loadable, StateError};
@@ -64,6 +64,15 @@ pub enum LoadError {
         /// Why.
         source: crate::store::StoreError,
     },
+    /// A file of the chain changed after it was validated (truncated or rewritten in place):
+    /// its pages can no longer be trusted or even read.
+    #[error("{path}: {detail}")]
+    Changed {
+        /// Which file.
+        path: String,
+        /// What changed.
+        detail: String,
+    },
     /// The stored vCPU state does not fit this KVM.
     #[error("{path}: {source}")]
     VcpuState {
@@ -92,10 +101,27 @@ pub struct Loaded {
     index: HashMap<u64, u64>,
     /// Device and inode of the file, to recognise it again.
     file_id: (u64, u64),
+    /// The file's size when it was validated.
+    file_len: u64,
+    /// The store key every file of this chain was authenticated with, if any; snapshots
+    /// captured from its clones are written with it too.
+    key: Option<StoreKey>,
     /// The stored pages, mapped read-only (the source of clone resets).
     data: DataMap,
     /// Where the pages of a store-backed snapshot were materialised (clones map it).
     memfd: Option<std::os::fd::OwnedFd>,
+}
+
+/// Where a snapshot's pages live and what authenticates its files: the default is pages in
+/// the snapshot file itself and no authentication. A page store's own snapshots name the store
+/// and its key (see [`PageStore`] and [`StoreKey`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Storage<'a> {
+    /// The page store holding the pages of snapshots written with it (their files then hold
+    /// the header alone).
+    pub pages: Option<&'a Arc<PageStore>>,
+    /// The key every file must be authenticated by (and new files are written with).
+    pub key: Option<&'a StoreKey>,
 }
 
 /// A read-only shared mapping of a snapshot file's page data (`None` when it stores none).
@@ -148,30 +174,40 @@ unsafe impl Send for DataMap {}
 unsafe impl Sync for DataMap {}
 
 impl Loaded {
-    /// Opens and validates `path` and its parents (read from disk). Snapshots whose pages are
-    /// in a page store need [`Loaded::open_in_store`].
+    /// Opens and validates `path` and its parents (read from disk). Authentication tags, if
+    /// any, are not checked, and snapshots whose pages are in a page store are refused: see
+    /// [`Loaded::open_in`].
     pub fn open(path: &Path) -> Result<Arc<Self>, LoadError> {
-        let snap = open_file(path)?;
-        Self::open_chain(snap, None, None, &mut Vec::new())
+        Self::open_in(path, Storage::default())
     }
 
-    /// Opens `path` and its parents, taking pages kept in `store` from it (materialised into
-    /// memory that clones map: the snapshot is then in the mapped tier while this value lives).
-    pub fn open_in_store(path: &Path, store: &Arc<PageStore>) -> Result<Arc<Self>, LoadError> {
-        let snap = open_file(path)?;
-        Self::open_chain(snap, None, Some(store), &mut Vec::new())
+    /// Opens `path` and its parents as `storage` says: pages kept in its page store are
+    /// taken from there (materialised into memory that clones map: the snapshot is then in
+    /// the mapped tier while this value lives), and with its key every file of the chain must
+    /// be authenticated by it (a store's own files; see [`StoreKey`] and ARCHITECTURE.md,
+    /// "Trust"). Snapshots captured from clones of the result are written with the same key.
+    pub fn open_in(path: &Path, storage: Storage<'_>) -> Result<Arc<Self>, LoadError> {
+        let snap = open_file(path, storage.key)?;
+        Self::open_chain(snap, None, storage, &mut Vec::new())
     }
 
     /// Opens `path`, whose parent is the already loaded `parent` (checked by id): the warm
-    /// path shares one loaded runtime snapshot among all its function snapshots.
+    /// path shares one loaded runtime snapshot among all its function snapshots. The file must
+    /// be authenticated by the parent's key, if the parent had one.
     pub fn open_with_parent(path: &Path, parent: &Arc<Loaded>) -> Result<Arc<Self>, LoadError> {
-        Self::open_with_parent_in(path, parent, None)
+        Self::open_with_parent_in(path, parent, Storage { pages: None, key: parent.key.as_ref() })
     }
 
-    /// As [`Loaded::open_with_parent`], with pages possibly in `store`.
-    pub fn open_with_parent_in(path: &Path, parent: &Arc<Loaded>, store: Option<&Arc<PageStore>>) -> Result<Arc<Self>, LoadError> {
-        let snap = open_file(path)?;
-        Self::open_chain(snap, Some(parent.clone()), store, &mut Vec::new())
+    /// [`Loaded::open_with_parent`], with pages possibly in `storage`'s page store and the
+    /// file authenticated by its key (when given).
+    pub fn open_with_parent_in(path: &Path, parent: &Arc<Loaded>, storage: Storage<'_>) -> Result<Arc<Self>, LoadError> {
+        let snap = open_file(path, storage.key)?;
+        Self::open_chain(snap, Some(parent.clone()), storage, &mut Vec::new())
+    }
+
+    /// The store key this chain was authenticated with, if any.
+    pub fn store_key(&self) -> Option<&StoreKey> {
+        self.key.as_ref()
     }
 
     /// Validates `snap` and links it to its parent; `seen` holds the files and ids of the
@@ -179,7 +215,7 @@ impl Loaded {
     fn open_chain(
         snap: Snapshot,
         known_parent: Option<Arc<Loaded>>,
-        store: Option<&Arc<PageStore>>,
+        storage: Storage<'_>,
         seen: &mut Vec<((u64, u64), SnapshotId)>,
     ) -> Result<Arc<Self>, LoadError> {
         let path = snap.path().to_path_buf();
@@ -209,10 +245,10 @@ impl Loaded {
                         let parent_path = resolve_parent(&path, &p.path);
                         // The parent's id is checked before its own parent is opened, so a file
                         // that names itself (or a copy of itself) as parent stops here.
-                        let parent_snap = open_file(&parent_path)?;
+                        let parent_snap = open_file(&parent_path, storage.key)?;
                         snap.check_parent(Some(&parent_snap)).map_err(|source| LoadError::File { path: shown(), source })?;
                         seen.push((file_id, snap.id()));
-                        Self::open_chain(parent_snap, None, store, seen)?
+                        Self::open_chain(parent_snap, None, storage, seen)?
                     }
                 };
                 snap.check_parent(Some(&parent.snap)).map_err(|source| LoadError::File { path: shown(), source })?;
@@ -231,7 +267,7 @@ impl Loaded {
                 stored += 1;
             }
         }
-        let (data, memfd) = match (&snap.header().pages, store) {
+        let (data, memfd) = match (&snap.header().pages, storage.pages) {
             (Pages::Inline, _) => {
                 let data = DataMap::new(snap.file().as_raw_fd(), snap.data_offset(), snap.data_len())
                     .map_err(|e| LoadError::File { path: shown(), source: e.into() })?;
@@ -250,7 +286,10 @@ impl Loaded {
                 })
             }
         };
-        Ok(Arc::new(Self { snap, parent, vcpu, parked, index, file_id, data, memfd }))
+        let file_len = snap.file_len();
+        let loaded = Self { snap, parent, vcpu, parked, index, file_id, file_len, data, memfd, key: storage.key.cloned() };
+        loaded.check_parked_call().map_err(|detail| LoadError::Invalid { path: shown(), detail })?;
+        Ok(Arc::new(loaded))
     }
 
     /// The leaf snapshot's header.
@@ -309,6 +348,35 @@ impl Loaded {
         false
     }
 
+    /// Checks that every file of the chain still has the size it was validated with.
+    ///
+    /// Clones map the files `MAP_PRIVATE` and resets copy from a shared mapping of them, so a
+    /// file truncated in place would make accesses to the lost pages fault (`SIGBUS` on the
+    /// host, a failed guest access in KVM). Snapshot files are never modified in place by this
+    /// project (snapfmt writes a new file and renames it over the old one, which leaves open
+    /// files intact); the trust model (ARCHITECTURE.md, "Trust") puts in-place modification
+    /// out of bounds. This check, run before every clone, invocation and reset and after a
+    /// failed invocation, turns the detectable cases into this error instead of a guest crash.
+    pub fn check_unchanged(&self) -> Result<(), LoadError> {
+        let mut link = Some(self);
+        while let Some(l) = link {
+            let path = || l.path().display().to_string();
+            let meta = l.snap.file().metadata().map_err(|e| LoadError::File { path: path(), source: e.into() })?;
+            if meta.len() != l.file_len {
+                return Err(LoadError::Changed {
+                    path: path(),
+                    detail: format!(
+                        "the snapshot file changed while in use: it had {} bytes when loaded and has {} now (snapshot files must be replaced, never modified in place)",
+                        l.file_len,
+                        meta.len()
+                    ),
+                });
+            }
+            link = l.parent.as_deref();
+        }
+        Ok(())
+    }
+
     /// The decoded vCPU state.
     pub(crate) fn vcpu(&self) -> &Loadable {
         &self.vcpu
@@ -338,6 +406,66 @@ impl Loaded {
         }
     }
 
+    /// `len` bytes of the snapshot's guest memory at guest-physical `gpa` (zeros where no layer
+    /// stores a page); `None` outside guest memory.
+    fn guest_bytes(&self, gpa: u64, len: u64) -> Option<Vec<u8>> {
+        let h = self.header();
+        let off = gpa.checked_sub(h.guest_memory_base)?;
+        if off.checked_add(len)? > h.guest_memory_bytes {
+            return None;
+        }
+        let mut out = Vec::with_capacity(len as usize);
+        let mut at = off;
+        while at < off + len {
+            let (page, in_page) = (at / PAGE_SIZE, (at % PAGE_SIZE) as usize);
+            let n = ((PAGE_SIZE as usize - in_page) as u64).min(off + len - at) as usize;
+            match self.page_data(page) {
+                Some(data) => out.extend_from_slice(&data[in_page..in_page + n]),
+                None => out.resize(out.len() + n, 0),
+            }
+            at += n as u64;
+        }
+        Some(out)
+    }
+
+    /// The saved state is a guest parked in its ask call, as a capture leaves it: the
+    /// instruction before `rip` is the hypercall's `out dx, al`, `dx` holds the call's port,
+    /// and the parameter struct at `rdi` offers a full-size buffer inside guest memory (what
+    /// the host will fill). A forged `rip`, `rdx` or `rdi` fails here instead of letting a
+    /// clone read its parameters from the wrong place. `Err` names the field.
+    fn check_parked_call(&self) -> Result<(), String> {
+        let (call, params) = self.parked;
+        let rip = self.vcpu.rip();
+        if self.guest_bytes(rip - 1, 1).as_deref() != Some(&[0xEE][..]) {
+            return Err(format!(
+                "the saved instruction pointer {rip:#x} does not follow the parked {} call's `out dx, al`",
+                call.name()
+            ));
+        }
+        let port = self.vcpu.rdx() & 0xffff;
+        if port != u64::from(call.port()) {
+            return Err(format!("the saved rdx names port {port:#x}, not the parked {} call's {:#x}", call.name(), call.port()));
+        }
+        let min = match call {
+            Hypercall::FunctionSource => seuss_abi::MAX_SOURCE,
+            _ => seuss_abi::MAX_PAYLOAD,
+        } as u64;
+        let word = |at: u64| self.guest_bytes(params + at, 8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+        const _: () = assert!(std::mem::offset_of!(seuss_abi::BufferParams, buf) == 0);
+        const _: () = assert!(std::mem::offset_of!(seuss_abi::BufferParams, cap) == 8);
+        let (buf, cap) = (word(0).unwrap_or(0), word(8).unwrap_or(0));
+        let h = self.header();
+        let end = h.guest_memory_base + h.guest_memory_bytes;
+        let buffer_ok = cap >= min && buf >= h.guest_memory_base && buf.checked_add(cap).is_some_and(|e| e <= end);
+        if !buffer_ok {
+            return Err(format!(
+                "the saved rdi {params:#x} does not point at the parked {} call's parameters (buffer {buf:#x} of {cap} bytes; a full buffer of {min} bytes inside guest memory is required)",
+                call.name()
+            ));
+        }
+        Ok(())
+    }
+
     /// Content of guest page `page` in this snapshot chain (zeros if no layer stores it).
     pub(crate) fn read_page(&self, page: u64, buf: &mut [u8]) {
         match self.page_data(page) {
@@ -347,8 +475,8 @@ impl Loaded {
     }
 }
 
-fn open_file(path: &Path) -> Result<Snapshot, LoadError> {
-    Snapshot::open(path).map_err(|source| LoadError::File { path: path.display().to_string(), source })
+fn open_file(path: &Path, key: Option<&StoreKey>) -> Result<Snapshot, LoadError> {
+    Snapshot::open_with(path, key).map_err(|source| LoadError::File { path: path.display().to_string(), source })
 }
 
 /// The hypercall a snapshot of `kind` is parked in.

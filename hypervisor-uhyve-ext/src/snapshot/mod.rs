@@ -26,7 +26,5 @@
 mod capture;
 mod loaded;
 
-pub use capture::{
-    capture, capture_to_store, image_ref, warm_snapshot, warm_snapshot_and_clone, warm_snapshot_to_store, Captured, SnapshotError,
-};
-pub use loaded::{LoadError, Loaded, MAX_CHAIN_DEPTH};
+pub use capture::{capture, capture_in, image_ref, warm_snapshot, warm_snapshot_and_clone, warm_snapshot_in, Captured, SnapshotError};
+pub use loaded::{LoadError, Loaded, Storage, MAX_CHAIN_DEPTH};

@@ -496,7 +496,7 @@ impl Stack {
             }
             // SAFETY: at least size_of::<Timeval>() bytes.
             let t = unsafe { (value.as_ptr() as *const Timeval).read_unaligned() };
-            let ns = (t.tv_sec.max(0) as u64).saturating_mul(1_000_000_000).saturating_add((t.tv_usec.max(0) as u64) * 1000);
+            let ns = (t.tv_sec.max(0) as u64).saturating_mul(1_000_000_000).saturating_add((t.tv_usec.max(0) as u64).saturating_mul(1000));
             Some((ns > 0).then_some(ns))
         };
         let Ok(e) = self.entry(fd) else { return -EBADF };

@@ -201,7 +201,7 @@ fn fill(env: &Env, runtime: &Arc<Loaded>, dir: &Path, sources: &[String], bar: &
     let zero = PageHash::zero();
     for (i, src) in sources.iter().enumerate() {
         let path = dir.join(format!("f{i}.snap"));
-        let snap = seuss_hv::warm_snapshot_to_store(&env.kvm, runtime, src, &cfg, &path, &f.store)
+        let snap = seuss_hv::warm_snapshot_in(&env.kvm, runtime, src, &cfg, &path, seuss_hv::Storage { pages: Some(&f.store), key: None })
             .with_context(|| format!("function {i} of the density run"))?;
         if let Pages::Store(hashes) = &snap.header().pages {
             f.unique.extend(hashes.iter().filter(|h| **h != zero));
@@ -313,7 +313,7 @@ pub fn run(env: &Env, p: &Params) -> Result<Value> {
     let (pss1, memfd1) = (pss(&me), memfd_bytes());
     let opened: Vec<Arc<Loaded>> = variants.paths[..k]
         .iter()
-        .map(|path| Loaded::open_with_parent_in(path, &runtime, Some(&variants.store)))
+        .map(|path| Loaded::open_with_parent_in(path, &runtime, seuss_hv::Storage { pages: Some(&variants.store), key: None }))
         .collect::<Result<_, _>>()?;
     let memfd = memfd_bytes().saturating_sub(memfd1);
     let mapped_pss = pss(&me).saturating_sub(pss1);
@@ -328,7 +328,7 @@ pub fn run(env: &Env, p: &Params) -> Result<Value> {
         // A function not materialised now (past the K opened ones when there are any).
         let path = &variants.paths[(k + j) % p.functions];
         let t = Instant::now();
-        let snap = Loaded::open_with_parent_in(path, &runtime, Some(&variants.store))?;
+        let snap = Loaded::open_with_parent_in(path, &runtime, seuss_hv::Storage { pages: Some(&variants.store), key: None })?;
         let o = Instance::from_snapshot(&env.kvm, &snap, &cfg)?.invoke(args)?;
         compressed.push(t.elapsed());
         ok(o)?;
