@@ -123,12 +123,17 @@ mod tests {
     fn glue_keeps_the_users_lines_and_checks_names() {
         let g = guest_source("a", "function niam(p) { return p }", Some("niam"), &[]).unwrap();
         assert!(g.starts_with("function niam(p) { return p }\n;globalThis.__seuss_main"));
-        assert_eq!(guest_source("a", "x", Some("main"), &[]).unwrap(), "x");
+        assert_eq!(guest_source("a", "function main() {}", Some("main"), &[]).unwrap(), "function main() {}");
         assert!(matches!(guest_source("a", "x", Some("a.b"), &[]), Err(SourceError::BadMain(_))));
+        // Without a named entry point the code must define `main` itself.
+        assert!(matches!(
+            guest_source("a", "x", None, &[]),
+            Err(SourceError::Syntax(js_source::SourceError::NoMain { .. }))
+        ));
         let e = guest_source("act", "function main() {\n  return {;\n}", None, &[]).unwrap_err();
         assert!(e.to_string().starts_with("act:2:"), "{e}");
         let env = [("K".to_owned(), "v\"".to_owned())];
-        let g = guest_source("a", "'use strict'; const k = process.env.K;", None, &env).unwrap();
+        let g = guest_source("a", "'use strict'; const k = process.env.K; function main() { return {k} }", None, &env).unwrap();
         assert!(g.starts_with(r#""use strict";Object.assign(process.env, {"K":"v\""});'use strict';"#), "{g}");
         assert!(!g.contains('\n'));
     }
