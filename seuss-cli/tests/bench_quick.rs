@@ -192,6 +192,8 @@ fn serve_reports_http_throughput_and_its_baselines() {
     assert!(is_summary(&r["library_hot_us"]));
     assert!(is_summary(&r["new_action"]["latency_us"]));
     assert_eq!(r["cache"].as_array().map(Vec::len), Some(2));
+    assert_eq!(r["restart"]["stored_actions"], 12, "the quick run restarts a node holding 12 actions");
+    assert!(is_summary(&r["restart"]["to_first_invoke_us"]), "{}", r["restart"]);
     assert!(positive(&r["node_process_rps"]), "{}", r["node_process_rps"]);
     assert!(positive(&r["node_warm_run"]["rps"]));
     for key in ["hot_over_node_process", "low_load_p50_over_library_hot", "new_action_over_node_process"] {

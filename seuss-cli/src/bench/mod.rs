@@ -205,7 +205,16 @@ pub fn run(a: BenchArgs) -> Result<()> {
         Experiment::Serve => {
             let secs = a.seconds.unwrap_or(if q { 1 } else { 10 });
             let p = if q {
-                serve::Params { workers: vec![1], connections: vec![1, 4], secs, cache_sizes: vec![1, 4], new_actions: 3, library_runs: 20 }
+                serve::Params {
+                    workers: vec![1],
+                    connections: vec![1, 4],
+                    secs,
+                    cache_sizes: vec![1, 4],
+                    new_actions: 3,
+                    library_runs: 20,
+                    restart_actions: 12,
+                    restarts: 2,
+                }
             } else {
                 serve::Params {
                     workers: vec![1, 2],
@@ -214,11 +223,14 @@ pub fn run(a: BenchArgs) -> Result<()> {
                     cache_sizes: vec![1, 4, 16, 64, 256],
                     new_actions: 50,
                     library_runs: 1000,
+                    restart_actions: 1000,
+                    restarts: 5,
                 }
             };
             let r = serve::run(&env, &p)?;
             let t = serve::table(&r);
-            let params = json!({"workers": p.workers, "connections": p.connections, "seconds": p.secs, "cache_sizes": p.cache_sizes, "new_actions": p.new_actions});
+            let params = json!({"workers": p.workers, "connections": p.connections, "seconds": p.secs, "cache_sizes": p.cache_sizes, "new_actions": p.new_actions,
+                                "restart_actions": p.restart_actions, "restarts": p.restarts});
             ("serve", params, r, t)
         }
     };

@@ -7,6 +7,7 @@
 //! | library hot start p50 | `reset` + `invoke` of the same function in this process (the p50 target's reference) |
 //! | new action | sequential create (PUT) + first invoke of never-seen actions |
 //! | cache experiment | sequential invokes cycling over x distinct actions: mean latency per x |
+//! | restart | the first node stopped (SIGTERM) with `restart_actions` stored actions and started again: time from spawn to the first answered invoke of a stored action |
 //! | Node.js process per request | `node harness.mjs` per request, one loop per core |
 //! | warm Node.js `/run` server | `wrk` on `node run_server.mjs` (OpenWhisk's warm container: no isolation) |
 //!
@@ -38,6 +39,10 @@ pub struct Params {
     pub new_actions: usize,
     /// Library hot starts sampled.
     pub library_runs: usize,
+    /// Actions stored before the restart measurement (the first node is filled up to this).
+    pub restart_actions: usize,
+    /// Restarts timed.
+    pub restarts: usize,
 }
 
 const HELLO: &str = "function main(p) { return {greeting: 'Hello, ' + (p.name || 'stranger') + '!'}; }";
@@ -278,6 +283,8 @@ pub fn run(env: &Env, p: &Params) -> Result<Value> {
                 cache.push(json!({"actions": x, "mean_us": (mean * 1e7).round() / 10.0, "latency_us": summary(&samples)}));
             }
             extra["cache"] = json!(cache);
+            let stored = p.new_actions + p.cache_sizes.iter().sum::<usize>() + 1;
+            extra["restart"] = restart(env, node, w, &env.work.join(format!("serve-w{w}")), stored, p)?;
         }
     }
     let library = library_hot(env, p.library_runs)?;
@@ -294,6 +301,7 @@ pub fn run(env: &Env, p: &Params) -> Result<Value> {
         "library_hot_us": library,
         "new_action": extra["new_action"],
         "cache": extra["cache"],
+        "restart": extra["restart"],
         "node_process_rps": node_rps,
         "node_warm_run": warm,
         "ratios": {
@@ -306,6 +314,27 @@ pub fn run(env: &Env, p: &Params) -> Result<Value> {
             "node_warm_run_over_hot": ratio(warm["rps"].as_f64(), best),
         },
     }))
+}
+
+/// Fills `node` (holding `stored` actions, state in `state`) up to `p.restart_actions`, stops
+/// it, and times `p.restarts` restarts: spawn to the first answered invoke of a stored action
+/// that the new process has not loaded yet (a different one each time).
+fn restart(env: &Env, node: Node, workers: usize, state: &Path, stored: usize, p: &Params) -> Result<Value> {
+    let more = p.restart_actions.saturating_sub(stored);
+    for i in 0..more {
+        node.create(&format!("r{i}"), &format!("{HELLO} // restart {i}"))?;
+    }
+    let total = stored + more;
+    drop(node);
+    let mut samples = Vec::new();
+    for k in 0..p.restarts {
+        let t = Instant::now();
+        let node = Node::start(env, workers, state)?;
+        let name = if more > 0 { format!("r{}", more - 1 - k % more) } else { "hello".to_owned() };
+        node.invoke(&name)?;
+        samples.push(t.elapsed());
+    }
+    Ok(json!({"stored_actions": total, "to_first_invoke_us": summary(&samples)}))
 }
 
 /// The human tables.
@@ -324,6 +353,10 @@ pub fn table(r: &Value) -> String {
     let mut b = Table::new("serve: baselines and other modes (same run)", &["figure", "value"]);
     b.row(vec!["library hot start (reset + invoke), p50 (ms)".into(), fixed(median(&r["library_hot_us"]).map(|us| us / 1e3), 2)]);
     b.row(vec!["new action: create + first invoke (per s)".into(), fixed(r["new_action"]["per_s"].as_f64(), 1)]);
+    b.row(vec![
+        format!("restart with {} stored actions: spawn to first invoke, p50 (ms)", r["restart"]["stored_actions"]),
+        fixed(median(&r["restart"]["to_first_invoke_us"]).map(|us| us / 1e3), 1),
+    ]);
     b.row(vec!["Node.js process per request (per s)".into(), fixed(r["node_process_rps"].as_f64(), 1)]);
     b.row(vec![
         format!("warm Node.js /run server, no isolation (per s; {} requests)", int(r["node_warm_run"]["requests"].as_f64())),
