@@ -55,6 +55,8 @@ unsafe impl Plain for seuss_abi::MarkParams {}
 // SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Plain for seuss_abi::EgressParams {}
 // SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
+unsafe impl Plain for seuss_abi::NetSetupParams {}
+// SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Plain for u64 {}
 // SAFETY: a repr(C) struct of integers (or an integer, or an array of them): every bit pattern is valid and there is no padding that matters.
 unsafe impl Plain for i64 {}

@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use seuss_abi::{
-    BufferParams, EgressParams, Hypercall, InvocationParams, LogParams, MarkParams, Phase, ResultParams, WaitParams, MAX_PAYLOAD,
-    MAX_SOURCE,
+    BufferParams, EgressParams, Hypercall, InvocationParams, LogParams, MarkParams, NetSetupParams, Phase, QueueRings, ResultParams,
+    WaitParams, MAX_PAYLOAD, MAX_SOURCE,
 };
 
 use crate::memory::GuestRam;
@@ -63,6 +63,13 @@ pub enum SeussCall {
         port: u16,
         /// 6 TCP, 17 UDP.
         proto: u8,
+    },
+    /// Bring the network device up with these rings (RX, TX); the answer goes to `params`.
+    NetSetup {
+        /// The parameter struct.
+        params: u64,
+        /// The RX and TX queues' rings.
+        rings: [QueueRings; 2],
     },
 }
 
@@ -123,6 +130,10 @@ impl SeussCall {
             Hypercall::Egress => {
                 let p: EgressParams = ram.read(arg).map_err(mem)?;
                 SeussCall::Egress { params: arg, addr: p.addr.into(), port: p.port, proto: p.proto }
+            }
+            Hypercall::NetSetup => {
+                let p: NetSetupParams = ram.read(arg).map_err(mem)?;
+                SeussCall::NetSetup { params: arg, rings: [p.rx, p.tx] }
             }
             Hypercall::Mark => {
                 let p: MarkParams = ram.read(arg).map_err(mem)?;

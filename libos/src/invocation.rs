@@ -10,8 +10,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use seuss_abi::{
-    BufferParams, EgressParams, Hypercall, InvocationParams, LogParams, MarkParams, Phase, ResultParams, WaitParams,
-    MAX_PAYLOAD, MAX_SOURCE, STATUS_NONE, STATUS_OK,
+    BufferParams, EgressParams, Hypercall, InvocationParams, LogParams, MarkParams, NetSetupParams, Phase, QueueRings, ResultParams,
+    WaitParams, MAX_PAYLOAD, MAX_SOURCE, STATUS_NONE, STATUS_OK,
 };
 
 use crate::hypercall::seuss;
@@ -147,6 +147,15 @@ pub fn egress_allowed(addr: [u8; 4], port: u16, proto: u8) -> bool {
     let mut p = EgressParams { addr, port, proto, _pad: 0, allowed: 0, _pad2: 0 };
     seuss(Hypercall::Egress, &mut p);
     p.allowed == 1
+}
+
+/// Brings the network device up with these rings (RX buffers posted) in one hypercall; the
+/// device's MAC, or `None` when the hypervisor has none. Only under our hypervisor (the caller
+/// checks [`channel`]).
+pub fn net_setup(rx: QueueRings, tx: QueueRings) -> Option<[u8; 6]> {
+    let mut p = NetSetupParams { rx, tx, status: STATUS_NONE, ..Default::default() };
+    seuss(Hypercall::NetSetup, &mut p);
+    (p.status == STATUS_OK).then_some(p.mac)
 }
 
 /// Records that the guest reached `phase` (our hypervisor timestamps it; no-op elsewhere).

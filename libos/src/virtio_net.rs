@@ -7,6 +7,12 @@
 //!  TX: [hdr | frame] ──avail ring──► notify (MMIO write) ──► device sends ──used ring──► reclaim
 //! ```
 //!
+//! Under our hypervisor the device comes up by the NetSetup hypercall ([`VirtioNet::init_seuss`])
+//! and TX is lazy: a frame nothing waits on (`deferrable`: a TCP segment without data, SYN or
+//! RST), or any frame while [`VirtioNet::hold`] is on, is published without the notify; the
+//! host takes published frames at every hypercall, and the next notify carries them too.
+//! Under stock uhyve, whose device only looks at TX after a notify, every frame is notified.
+//!
 //! Ring memory and buffers are heap allocations of libos (identity-mapped, so their addresses
 //! are guest-physical). Register accesses are single volatile loads/stores of the width the
 //! ABI gives (uhyve 0.10 panics on others). The device is initialised once per VM, lazily, by
@@ -153,6 +159,14 @@ pub struct VirtioNet {
     /// Notify the device after re-posting RX buffers (uhyve's RX thread sleeps on an empty
     /// ring until notified; our hypervisor looks at the ring itself).
     notify_rx: bool,
+    /// The device also takes TX frames at every hypercall (our hypervisor): frames nobody
+    /// waits on ([`deferrable`]) go out with the next notify or hypercall instead of an exit
+    /// of their own.
+    lazy_tx: bool,
+    /// TX frames published but not yet notified.
+    unnotified: bool,
+    /// Every TX frame waits for the next notify or hypercall ([`VirtioNet::hold`]).
+    held: bool,
     /// The device's MAC address.
     pub mac: [u8; 6],
 }
@@ -168,14 +182,38 @@ fn buffer() -> Result<*mut u8, &'static str> {
 }
 
 impl VirtioNet {
-    /// Initialises the device whose registers are mapped at `mmio`, posts the RX buffers and
-    /// goes live (the status sequence 0, 1, 3, 0x0B, 0x0F: uhyve accepts no other).
-    pub fn init(mmio: u64, notify_rx: bool) -> Result<Self, &'static str> {
-        let regs = Regs(mmio);
+    /// Allocates the rings and buffers and posts the RX buffers: everything but the device.
+    fn allocate(mmio: u64, notify_rx: bool) -> Result<Self, &'static str> {
         let mut rx = Queue::new(RX).ok_or("out of memory for the RX ring")?;
-        let mut tx = Queue::new(TX).ok_or("out of memory for the TX ring")?;
+        let tx = Queue::new(TX).ok_or("out of memory for the TX ring")?;
         let rx_bufs = (0..RX_BUFFERS).map(|_| buffer()).collect::<Result<Vec<_>, _>>()?;
         let tx_bufs = (0..TX_BUFFERS).map(|_| buffer()).collect::<Result<Vec<_>, _>>()?;
+        for (id, &b) in rx_bufs.iter().enumerate() {
+            rx.set_desc(id as u16, Desc { addr: b as u64, len: BUF_SIZE as u32, flags: DESC_F_WRITE, next: 0 });
+            rx.push_avail(id as u16);
+        }
+        rx.publish();
+        Ok(Self {
+            regs: Regs(mmio),
+            rx,
+            tx,
+            rx_bufs,
+            tx_bufs,
+            tx_free: (0..TX_BUFFERS).rev().collect(),
+            notify_rx,
+            lazy_tx: false,
+            unnotified: false,
+            held: false,
+            mac: [0; 6],
+        })
+    }
+
+    /// Initialises the device whose registers are mapped at `mmio` through its registers (the
+    /// status sequence 0, 1, 3, 0x0B, 0x0F: uhyve accepts no other), with the RX buffers
+    /// posted, and goes live. About forty register accesses, each a VM exit.
+    pub fn init(mmio: u64, notify_rx: bool) -> Result<Self, &'static str> {
+        let dev = Self::allocate(mmio, notify_rx)?;
+        let regs = dev.regs;
         regs.w8(DEVICE_STATUS, 0);
         regs.w8(DEVICE_STATUS, STATUS_ACKNOWLEDGE);
         regs.w8(DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
@@ -194,7 +232,7 @@ impl VirtioNet {
         if regs.r8(DEVICE_STATUS) & STATUS_FEATURES_OK == 0 {
             return Err("the network device refused our features");
         }
-        for q in [&rx, &tx] {
+        for q in [&dev.rx, &dev.tx] {
             regs.w16(QUEUE_SELECT, q.index);
             if regs.r16(QUEUE_SIZE) != QUEUE_ENTRIES {
                 return Err("unexpected virtqueue size");
@@ -210,15 +248,20 @@ impl VirtioNet {
         for (i, m) in mac.iter_mut().enumerate() {
             *m = regs.r8(MAC + i as u64);
         }
-        for (id, &b) in rx_bufs.iter().enumerate() {
-            rx.set_desc(id as u16, Desc { addr: b as u64, len: BUF_SIZE as u32, flags: DESC_F_WRITE, next: 0 });
-            rx.push_avail(id as u16);
-        }
-        rx.publish();
         regs.w8(DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
         regs.notify(RX);
-        tx.publish();
-        Ok(Self { regs, rx, tx, rx_bufs, tx_bufs, tx_free: (0..TX_BUFFERS).rev().collect(), notify_rx, mac })
+        Ok(Self { mac, ..dev })
+    }
+
+    /// Initialises the device under our hypervisor: the NetSetup hypercall does the register
+    /// handshake's work in one exit. `Ok(None)`: the hypervisor has no network device.
+    pub fn init_seuss(mmio: u64) -> Result<Option<Self>, &'static str> {
+        let dev = Self::allocate(mmio, false)?;
+        let rings = |q: &Queue| seuss_abi::QueueRings { desc: q.addr(DESC_OFF), avail: q.addr(AVAIL_OFF), used: q.addr(USED_OFF) };
+        match crate::invocation::net_setup(rings(&dev.rx), rings(&dev.tx)) {
+            Some(mac) => Ok(Some(Self { mac, lazy_tx: true, ..dev })),
+            None => Ok(None),
+        }
     }
 
     /// Whether a received frame is waiting (no exit: the used ring is guest memory).
@@ -237,11 +280,32 @@ impl VirtioNet {
         }
     }
 
-    fn send(&mut self, id: u16, len: usize) {
+    /// Publishes TX buffer `id` holding a `len`-byte frame; notifies the device unless the
+    /// frame may wait ([`deferrable`], with a lazy device and TX buffers to spare).
+    fn send(&mut self, id: u16, len: usize, deferrable: bool) {
         self.tx.set_desc(id, Desc { addr: self.tx_bufs[id as usize] as u64, len: (NET_HDR_LEN + len) as u32, flags: 0, next: 0 });
         self.tx.push_avail(id);
         self.tx.publish();
-        self.regs.notify(TX);
+        if self.lazy_tx && (deferrable || self.held) && self.tx_free.len() >= usize::from(TX_BUFFERS / 2) {
+            self.unnotified = true;
+        } else {
+            self.unnotified = false;
+            self.regs.notify(TX);
+        }
+    }
+
+    /// While `on`, frames wait for the next notify or hypercall whatever they carry (a lazy
+    /// device only: the caller makes a hypercall next, which takes them).
+    pub fn hold(&mut self, on: bool) {
+        self.held = on;
+    }
+
+    /// Notifies the device of TX frames that were left waiting, if any.
+    pub fn flush(&mut self) {
+        if self.unnotified {
+            self.unnotified = false;
+            self.regs.notify(TX);
+        }
     }
 
     fn repost_rx(&mut self, id: u16) {
@@ -303,10 +367,30 @@ impl phy::TxToken for TxToken<'_> {
             let all = core::slice::from_raw_parts_mut(dev.tx_bufs[id as usize], NET_HDR_LEN + len);
             all[..NET_HDR_LEN].fill(0);
             let r = f(&mut all[NET_HDR_LEN..]);
-            dev.send(id, len);
+            let lazy = deferrable(&all[NET_HDR_LEN..]);
+            dev.send(id, len, lazy);
             r
         }
     }
+}
+
+/// Whether a frame is a TCP segment without data, SYN or RST (a pure ACK, or a FIN): nothing
+/// the guest then waits for depends on it leaving at once, so under our hypervisor it rides
+/// along with the next notify or hypercall (the host drains TX at every hypercall, the Wait
+/// that a blocking call ends in included). That saves the exit of the ACK that completes a
+/// handshake (the request follows) and of the FIN of a closed connection.
+fn deferrable(frame: &[u8]) -> bool {
+    use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket};
+    let Ok(eth) = EthernetFrame::new_checked(frame) else { return false };
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return false;
+    }
+    let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else { return false };
+    if ip.next_header() != IpProtocol::Tcp {
+        return false;
+    }
+    let Ok(tcp) = TcpPacket::new_checked(ip.payload()) else { return false };
+    !tcp.syn() && !tcp.rst() && tcp.payload().is_empty()
 }
 
 impl Drop for TxToken<'_> {
@@ -323,6 +407,9 @@ impl Device for VirtioNet {
     type TxToken<'a> = TxToken<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
+        if self.tx_free.is_empty() {
+            self.flush();
+        }
         self.reclaim_tx();
         if self.tx_free.is_empty() || !self.rx_ready() {
             return None;
@@ -337,6 +424,9 @@ impl Device for VirtioNet {
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
+        if self.tx_free.is_empty() {
+            self.flush();
+        }
         self.reclaim_tx();
         let id = self.tx_free.pop()?;
         Some(TxToken { dev: self, id: Some(id), _dev: PhantomData })

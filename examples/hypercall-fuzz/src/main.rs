@@ -115,6 +115,13 @@ impl Memory {
             (0x2020 | 0x2030, 1) => small,
             (0x2040, 0) => rng.u64(0..2_000_000),     // Wait { duration_ns }
             (0x2050, 0) => rng.u64(0..4),             // Mark { phase, guest_ns }
+            // NetSetup { rx, tx: { desc, avail, used } }: ring addresses in the scratch
+            // buffer, 16-byte aligned, or one byte off; the host checks alignment, bounds and
+            // that the device is not already up (a second call stops the guest).
+            (0x2070, 0..=5) => {
+                let at = self.scratch_addr() + rng.u64(0..(self.scratch.len() as u64 - 8192) / 16) * 16;
+                if rng.u8(0..8) == 0 { at + 1 } else { at }
+            }
             _ => small,
         }
     }

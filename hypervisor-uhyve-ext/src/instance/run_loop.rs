@@ -85,9 +85,14 @@ impl Instance {
                 }
                 VcpuExit::MmioWrite(addr, data) if MMIO_WINDOW.contains(&addr) && self.network.is_some() => {
                     let n = self.network.as_mut().expect("checked");
-                    if n.device_mut().mmio_write(addr & (MMIO_SIZE - 1), data) == Effect::NotifyTx {
+                    let moved = match n.device_mut().mmio_write(addr & (MMIO_SIZE - 1), data) {
+                        Effect::NotifyTx => n.on_tx(&mut self.vm.ram).map_err(|e| ("virtio-net TX", e)),
+                        Effect::NotifyRx => n.on_rx(&mut self.vm.ram).map_err(|e| ("virtio-net RX", e)),
+                        Effect::None => Ok(()),
+                    };
+                    if let Err((call, e)) = moved {
                         let rip = self.vm.vcpu.get_regs().map(|r| r.rip).unwrap_or(0);
-                        n.on_tx(&mut self.vm.ram).map_err(|e| Error::Hypercall { call: "virtio-net TX", detail: e.to_string(), rip })?;
+                        return Err(Error::Hypercall { call, detail: e.to_string(), rip });
                     }
                     continue;
                 }

@@ -13,6 +13,14 @@ impl Instance {
     /// Serves a decoded call of ours (made with parameters at `params`); `Some(event)` when
     /// `run()` must return.
     pub(super) fn serve_seuss(&mut self, ours: Hypercall, params: u64, call: SeussCall, deadline: Instant) -> Result<Option<Event>, Error> {
+        // Frames the guest published without a notify leave now (see `Network::drain_tx`).
+        let drained = match &mut self.network {
+            Some(n) => n.drain_tx(&mut self.vm.ram),
+            None => Ok(()),
+        };
+        if let Err(e) = drained {
+            return Err(Error::Hypercall { call: "virtio-net TX", detail: e.to_string(), rip: self.rip() });
+        }
         match call {
             SeussCall::FunctionSource(_) => {
                 self.state = State::Parked { call: ours, params };
@@ -50,6 +58,22 @@ impl Instance {
             }
             SeussCall::Mark(phase) => {
                 self.marks.phases[phase as usize] = Some(Instant::now());
+                Ok(None)
+            }
+            SeussCall::NetSetup { params, rings } => {
+                let rip = self.rip();
+                let mut out: seuss_abi::NetSetupParams =
+                    self.vm.ram.read(params).map_err(|e| Error::Hypercall { call: "NetSetup", detail: e.to_string(), rip })?;
+                match &mut self.network {
+                    Some(n) => {
+                        out.mac = n
+                            .setup(&mut self.vm.ram, rings)
+                            .map_err(|e| Error::Hypercall { call: "NetSetup", detail: e.to_string(), rip })?;
+                        out.status = seuss_abi::STATUS_OK;
+                    }
+                    None => out.status = seuss_abi::STATUS_NONE,
+                }
+                self.vm.ram.write(params, &out).map_err(|e| Error::Hypercall { call: "NetSetup", detail: e.to_string(), rip })?;
                 Ok(None)
             }
             SeussCall::Egress { params, addr, port, proto: _ } => {

@@ -4,6 +4,7 @@
 //! ```text
 //!  port 0xCF8/0xCFC ──► PCI configuration space of bus 0, device 0 (id 1AF4:1041, caps)
 //!  MMIO 0xFE00_0000 ──► the same 256 bytes; from 0x88 the common configuration registers
+//!  NetSetup hypercall ──► the register handshake's end state in one exit ([`VirtioNetDevice::configure`])
 //!  write to +0xD4 (notify TX) ──► frames out of the TX ring ([`VirtioNetDevice::pop_tx`])
 //!  host frames ──► into posted RX buffers ([`VirtioNetDevice::push_rx`]), guest polls used.idx
 //! ```
@@ -14,6 +15,7 @@
 //! of at most [`MAX_CHAIN`] bytes.
 
 use seuss_abi::virtio::*;
+use seuss_abi::QueueRings;
 
 use crate::memory::{GuestRam, MemError};
 
@@ -115,6 +117,38 @@ impl VirtioNetDevice {
     /// Whether the driver finished initialisation.
     pub fn is_live(&self) -> bool {
         self.status & STATUS_DRIVER_OK != 0
+    }
+
+    /// Brings the device up as the register handshake would (status 0x0F with VERSION_1 and
+    /// MAC, both queues enabled at `rings`), for the NetSetup hypercall: one exit instead of
+    /// the handshake's forty. The rings must be aligned as virtio requires and lie in `ram`;
+    /// a device already touched is an error (it is brought up once per clone).
+    pub fn configure(&mut self, ram: &GuestRam, rings: [QueueRings; 2]) -> Result<(), DeviceError> {
+        if self.in_use() {
+            return Err(DeviceError("NetSetup on a device that is already initialised".into()));
+        }
+        let n = u64::from(QUEUE_ENTRIES);
+        for (q, r) in rings.iter().enumerate() {
+            for (what, addr, align, len) in
+                [("descriptor table", r.desc, 16, 16 * n), ("avail ring", r.avail, 2, 6 + 2 * n), ("used ring", r.used, 4, 6 + 8 * n)]
+            {
+                if addr % align != 0 {
+                    return Err(DeviceError(format!("queue {q}: the {what} at {addr:#x} is not {align}-byte aligned")));
+                }
+                ram.slice(addr, len).map_err(|e| DeviceError(format!("queue {q}: the {what} {e}")))?;
+            }
+        }
+        for (q, r) in self.queues.iter_mut().zip(rings) {
+            *q = QueueRegs { desc: r.desc, driver: r.avail, device: r.used, enabled: true, next_avail: 0, used_idx: 0 };
+        }
+        self.driver_features = [F_MAC, F_VERSION_1_HIGH];
+        self.status = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK;
+        Ok(())
+    }
+
+    /// The MAC address the device reports.
+    pub fn mac(&self) -> [u8; 6] {
+        self.config[MAC as usize..MAC as usize + 6].try_into().expect("6 bytes")
     }
 
     /// A port write (`out`) to the PCI configuration ports.
@@ -380,5 +414,34 @@ mod tests {
         ram.write(tavail + 6, &0u32).unwrap();
         ram.write(tavail + 2, &2u32).unwrap();
         assert!(d.pop_tx(&mut ram).is_err());
+    }
+
+    #[test]
+    fn net_setup_checks_rings_and_goes_live_once() {
+        let base = 0x1_0000_0000;
+        let ram = GuestRam::anonymous(base, 1 << 20).unwrap();
+        let rings = |at: u64| QueueRings { desc: base + at, avail: base + at + 0x1000, used: base + at + 0x2000 };
+        let err = |d: &mut VirtioNetDevice, r: [QueueRings; 2]| d.configure(&ram, r).unwrap_err().to_string();
+        let mut d = VirtioNetDevice::new([2, 0, 0, 0, 0, 7]);
+        let mut bad = rings(0);
+        bad.desc += 8;
+        assert!(err(&mut d, [bad, rings(0x4000)]).contains("queue 0: the descriptor table at 0x100000008 is not 16-byte aligned"));
+        let mut bad = rings(0x4000);
+        bad.used += 2;
+        assert!(err(&mut d, [rings(0), bad]).contains("queue 1: the used ring"));
+        let outside = QueueRings { desc: base + (1 << 20) - 16, ..rings(0) };
+        assert!(err(&mut d, [outside, rings(0x4000)]).contains("queue 0: the descriptor table"));
+        assert!(!d.in_use(), "a refused set-up leaves the device untouched");
+        d.configure(&ram, [rings(0), rings(0x4000)]).unwrap();
+        assert!(d.is_live());
+        assert_eq!(d.mac(), [2, 0, 0, 0, 0, 7]);
+        let mut v = [0u8; 1];
+        d.mmio_read(DEVICE_STATUS, &mut v);
+        assert_eq!(v[0], 0x0F, "the handshake's end state");
+        assert!(err(&mut d, [rings(0), rings(0x4000)]).contains("already initialised"));
+        // A device the guest touched through its registers is not set up a second way.
+        let mut d = VirtioNetDevice::new([0; 6]);
+        d.mmio_write(DEVICE_STATUS, &[1]);
+        assert!(err(&mut d, [rings(0), rings(0x4000)]).contains("already initialised"));
     }
 }

@@ -114,16 +114,51 @@ impl Network {
         }
     }
 
+    /// The NetSetup hypercall: brings the device up with `rings` (see
+    /// [`VirtioNetDevice::configure`]) and moves what already waits for the guest into its
+    /// posted RX buffers (the user-mode network's address announcements, so the guest's first
+    /// packets need no address resolution round trip). Returns the device's MAC.
+    pub fn setup(&mut self, ram: &mut GuestRam, rings: [seuss_abi::QueueRings; 2]) -> Result<[u8; 6], DeviceError> {
+        self.device.configure(ram, rings)?;
+        self.pump(ram, Duration::ZERO)?;
+        Ok(self.device.mac())
+    }
+
+    /// After an RX notify: moves waiting input in (the register handshake ends with one, right
+    /// after the device went live).
+    pub fn on_rx(&mut self, ram: &mut GuestRam) -> Result<(), DeviceError> {
+        self.pump(ram, Duration::ZERO)?;
+        Ok(())
+    }
+
     /// After a TX notify: sends the guest's frames and moves any waiting input in.
     pub fn on_tx(&mut self, ram: &mut GuestRam) -> Result<(), DeviceError> {
-        for frame in self.device.pop_tx(ram)? {
+        self.send_tx(ram)?;
+        self.pump(ram, Duration::ZERO)?;
+        Ok(())
+    }
+
+    /// At any hypercall of ours: sends the TX frames the guest published without a notify
+    /// (libos leaves pure ACKs and FINs for the next exit), and moves any input in if there
+    /// were some. Nothing (one read of the avail index) when there are none.
+    pub fn drain_tx(&mut self, ram: &mut GuestRam) -> Result<(), DeviceError> {
+        if self.device.is_live() && self.send_tx(ram)? {
+            self.pump(ram, Duration::ZERO)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the guest's TX frames to the backend; whether there were any.
+    fn send_tx(&mut self, ram: &mut GuestRam) -> Result<bool, DeviceError> {
+        let frames = self.device.pop_tx(ram)?;
+        let any = !frames.is_empty();
+        for frame in frames {
             match &mut self.backend {
                 Backend::User(n) => n.from_guest(frame),
                 Backend::Tap(t) => t.send(&frame),
             }
         }
-        self.pump(ram, Duration::ZERO)?;
-        Ok(())
+        Ok(any)
     }
 
     /// Moves frames for the guest into its RX ring, waiting up to `timeout` for the first;

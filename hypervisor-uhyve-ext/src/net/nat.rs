@@ -326,24 +326,16 @@ impl UserNat {
 
     /// Tells the guest where the gateway and the DNS server are (ARP replies aimed at it), so
     /// its first packets do not wait for address resolution (smoltcp would drop them and retry
-    /// only after its timers, a second for DNS).
+    /// only after its timers, a second for DNS); and teaches this side's interface the guest's
+    /// MAC (as if the guest had answered an ARP request), so the first SYN-ACK does not wait
+    /// for a round trip either.
     pub fn announce(&mut self) {
         for ip in [GATEWAY, DNS] {
-            let arp = ArpRepr::EthernetIpv4 {
-                operation: ArpOperation::Reply,
-                source_hardware_addr: EthernetAddress(GATEWAY_MAC),
-                source_protocol_addr: Ipv4Address::from(ip),
-                target_hardware_addr: EthernetAddress(GUEST_MAC),
-                target_protocol_addr: Ipv4Address::from(GUEST),
-            };
-            let mut buf = vec![0u8; 14 + arp.buffer_len()];
-            let mut eth = EthernetFrame::new_unchecked(&mut buf[..]);
-            eth.set_src_addr(EthernetAddress(GATEWAY_MAC));
-            eth.set_dst_addr(EthernetAddress(GUEST_MAC));
-            eth.set_ethertype(EthernetProtocol::Arp);
-            arp.emit(&mut ArpPacket::new_unchecked(&mut buf[14..]));
-            self.push_to_guest(buf);
+            let frame = arp_reply((GATEWAY_MAC, ip), (GUEST_MAC, GUEST));
+            self.push_to_guest(frame);
         }
+        self.queues.from_guest.push_back(arp_reply((GUEST_MAC, GUEST), (GATEWAY_MAC, GATEWAY)));
+        self.iface.poll(self.now(), &mut self.queues, &mut self.sockets);
     }
 
     fn push_to_guest(&mut self, frame: Vec<u8>) {
@@ -370,9 +362,15 @@ impl UserNat {
                 std::thread::sleep(wait);
             }
         } else {
-            let ms = wait.as_millis().min(i32::MAX as u128) as i32;
-            // SAFETY: fds is a valid array of pollfd of the given length.
-            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+            // ppoll, not poll: a wait shorter than a millisecond (smoltcp's next timer) is not
+            // truncated to a busy zero.
+            let ts = libc::timespec {
+                tv_sec: wait.as_secs().min(i32::MAX as u64) as libc::time_t,
+                tv_nsec: wait.subsec_nanos() as libc::c_long,
+            };
+            // SAFETY: fds is a valid array of pollfd of the given length; ts is a valid
+            // timespec; a null signal mask keeps the current one.
+            unsafe { libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, &ts, std::ptr::null()) };
         }
         self.relay();
         self.iface.poll(self.now(), &mut self.queues, &mut self.sockets);
@@ -490,6 +488,24 @@ impl UserNat {
 fn in_guest_net(ip: Ipv4Addr) -> bool {
     let mask = u32::MAX << (32 - PREFIX);
     u32::from(ip) & mask == u32::from(v4(GUEST)) & mask && ip != v4(GATEWAY) && ip != v4(DNS)
+}
+
+/// An Ethernet frame with the ARP reply "`from`'s address is at `from`'s MAC", sent to `to`.
+fn arp_reply(from: ([u8; 6], [u8; 4]), to: ([u8; 6], [u8; 4])) -> Vec<u8> {
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Reply,
+        source_hardware_addr: EthernetAddress(from.0),
+        source_protocol_addr: Ipv4Address::from(from.1),
+        target_hardware_addr: EthernetAddress(to.0),
+        target_protocol_addr: Ipv4Address::from(to.1),
+    };
+    let mut buf = vec![0u8; 14 + arp.buffer_len()];
+    let mut eth = EthernetFrame::new_unchecked(&mut buf[..]);
+    eth.set_src_addr(EthernetAddress(from.0));
+    eth.set_dst_addr(EthernetAddress(to.0));
+    eth.set_ethertype(EthernetProtocol::Arp);
+    arp.emit(&mut ArpPacket::new_unchecked(&mut buf[14..]));
+    buf
 }
 
 /// An Ethernet/IPv4/UDP frame from `src` to `dst` (the guest) carrying `payload`.

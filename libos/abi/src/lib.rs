@@ -15,7 +15,12 @@
 //! | 0x2030 | [`Hypercall::Log`] | [`LogParams`] | one console line of the function, kept apart from the result. |
 //! | 0x2040 | [`Hypercall::Wait`] | [`WaitParams`] | sleep for `duration_ns` (timers); the host parks the vCPU thread. |
 //! | 0x2050 | [`Hypercall::Mark`] | [`MarkParams`] | the guest reached a [`Phase`]; the host timestamps it (start-time splits). |
-//! | 0x2060 | [`Hypercall::Egress`] | [`EgressParams`] | before a connection or datagram leaves, the guest asks whether the host's egress policy allows it, so a refusal is an immediate, named error (`EACCES`) instead of a reset. Advisory only: the host's NAT enforces the same policy on every packet. |
+//! | 0x2060 | [`Hypercall::Egress`] | [`EgressParams`] | before a connection or datagram leaves, the guest asks whether the host's egress policy allows it, so a refusal is an immediate, named error (`EACCES`) instead of a reset (libos queues a TCP SYN un-notified first, so this call carries it). Advisory only: the host's NAT enforces the same policy on every packet. |
+//! | 0x2070 | [`Hypercall::NetSetup`] | [`NetSetupParams`] | brings the virtio-net device up in one exit: the same end state as the driver's register handshake (status 0, 1, 3, 0x0B, 0x0F with VERSION_1 and MAC, both queues at the given ring addresses), after the guest posted its RX buffers. The host writes the MAC and `status` ([`STATUS_OK`], or [`STATUS_NONE`]: no device). A device already brought up, or rings misaligned or outside RAM, stop the guest. Under stock uhyve the guest does the register handshake instead (`virtio`). |
+//!
+//! **TX at every call:** before serving any call of this table the host takes the virtio-net
+//! TX frames the guest published without a notify, so the guest may leave frames nothing
+//! waits on (a pure ACK, a FIN) for its next hypercall instead of notifying (one exit fewer).
 //!
 //! **Buffers:** the guest offers a buffer of the ABI's full size (`MAX_SOURCE` for the source,
 //! `MAX_PAYLOAD` for args) before it parks, so one exchange always suffices; the host treats a
@@ -35,8 +40,8 @@
 pub use uhyve_interface as uhyve;
 
 /// Version of this ABI (see the version rule above). History: 1, the first; 2, ask calls offer
-/// full-size buffers (no "too small, ask again").
-pub const ABI_VERSION: u32 = 2;
+/// full-size buffers (no "too small, ask again"); 3, [`Hypercall::NetSetup`].
+pub const ABI_VERSION: u32 = 3;
 
 /// Name of the device-tree property in `/chosen` that announces our hypervisor.
 pub const FDT_PROPERTY: &str = "seuss,abi";
@@ -96,11 +101,13 @@ pub enum Hypercall {
     Mark = 0x2050,
     /// May the guest open a connection to this address? ([`EgressParams`]).
     Egress = 0x2060,
+    /// Bring the network device up in one exit ([`NetSetupParams`]).
+    NetSetup = 0x2070,
 }
 
 impl Hypercall {
     /// Every hypercall, for tables and tests.
-    pub const ALL: [Hypercall; 7] = [
+    pub const ALL: [Hypercall; 8] = [
         Hypercall::FunctionSource,
         Hypercall::NextInvocation,
         Hypercall::ReturnResult,
@@ -108,6 +115,7 @@ impl Hypercall {
         Hypercall::Wait,
         Hypercall::Mark,
         Hypercall::Egress,
+        Hypercall::NetSetup,
     ];
 
     /// The hypercall's name (for messages).
@@ -120,6 +128,7 @@ impl Hypercall {
             Hypercall::Wait => "Wait",
             Hypercall::Mark => "Mark",
             Hypercall::Egress => "Egress",
+            Hypercall::NetSetup => "NetSetup",
         }
     }
 
@@ -143,6 +152,7 @@ impl Hypercall {
             Hypercall::Wait => core::mem::size_of::<WaitParams>(),
             Hypercall::Mark => core::mem::size_of::<MarkParams>(),
             Hypercall::Egress => core::mem::size_of::<EgressParams>(),
+            Hypercall::NetSetup => core::mem::size_of::<NetSetupParams>(),
         }
     }
 }
@@ -261,6 +271,38 @@ pub struct EgressParams {
     pub _pad: u8,
     /// out: 1 allowed, 0 refused.
     pub allowed: u32,
+    /// Padding; zero.
+    pub _pad2: u32,
+}
+
+/// The rings of one virtqueue: guest-physical addresses of its descriptor table (16-byte
+/// aligned), avail ring (2-byte aligned) and used ring (4-byte aligned), each of
+/// [`virtio::QUEUE_ENTRIES`] entries.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueRings {
+    /// Descriptor table.
+    pub desc: u64,
+    /// Avail (driver) ring.
+    pub avail: u64,
+    /// Used (device) ring.
+    pub used: u64,
+}
+
+/// The network device's set-up in one call (see [`Hypercall::NetSetup`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NetSetupParams {
+    /// in: the RX queue (index [`virtio::RX`]), its buffers already posted.
+    pub rx: QueueRings,
+    /// in: the TX queue (index [`virtio::TX`]).
+    pub tx: QueueRings,
+    /// out: the device's MAC address.
+    pub mac: [u8; 6],
+    /// Padding; zero.
+    pub _pad: u16,
+    /// out: `STATUS_*`.
+    pub status: i32,
     /// Padding; zero.
     pub _pad2: u32,
 }

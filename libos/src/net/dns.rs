@@ -1,4 +1,5 @@
-//! Name resolution for `sys_getaddrinfo`: `localhost` and IPv4 literals locally, everything else
+//! Name resolution for `sys_getaddrinfo`: `localhost`, IPv4 literals and (on our user-mode
+//! network) `host.seuss.internal` locally, everything else
 //! through smoltcp's DNS client against the configured name server (under our hypervisor, the
 //! host's resolver behind the NAT, which also knows `host.seuss.internal`).
 //!
@@ -32,6 +33,12 @@ pub fn resolve(name: &str) -> Result<Vec<Ipv4Address>, i32> {
     }
     if let Ok(ip) = name.parse::<Ipv4Address>() {
         return Ok(alloc::vec![ip]);
+    }
+    // Our user-mode network's fixed name for the host: its gateway, as the NAT's DNS would
+    // answer, without the query's round trip.
+    if name.eq_ignore_ascii_case(seuss_abi::net::HOST_ALIAS) && crate::bootargs::with(|b| b.seuss_net) {
+        let [a, b, c, d] = seuss_abi::net::GATEWAY;
+        return Ok(alloc::vec![Ipv4Address::new(a, b, c, d)]);
     }
     if name.is_empty() || name.len() > 253 {
         return Err(abi::EAI_NONAME);

@@ -7,9 +7,10 @@
 //!      ──► the hypervisor's device: our user-mode NAT, or uhyve's tap
 //! ```
 //!
-//! * **Lazy.** Nothing exists until the first socket call (or name lookup): then the device
-//!   is probed (`pci.rs`), its register window mapped (`layout::map_device_window`), the
-//!   driver initialised and the interface configured. A snapshot taken before that has no
+//! * **Lazy.** Nothing exists until the first socket call (or name lookup): then the device's
+//!   register window is mapped (`layout::map_device_window`), the driver initialised (under
+//!   our hypervisor by one NetSetup hypercall; under stock uhyve after a PCI probe, `pci.rs`,
+//!   by the register handshake) and the interface configured. A snapshot taken before that has no
 //!   network state, and every clone starts its own with fresh randomness (RDRAND seeds
 //!   smoltcp's initial sequence numbers and DNS ids, and the ephemeral port counter).
 //! * **Addresses.** Under our hypervisor (`/chosen/seuss,net` in the device tree) the guest
@@ -129,13 +130,19 @@ fn random_u64() -> u64 {
 
 impl Stack {
     fn init() -> Result<Self, &'static str> {
-        if !crate::pci::virtio_net_present() {
-            return Err("no virtio-net device (stock uhyve needs `--net tap:NAME`)");
-        }
-        crate::layout::map_device_window(seuss_abi::virtio::MMIO_BASE)?;
         let on_seuss = matches!(crate::invocation::channel(), crate::invocation::Channel::Seuss(_));
         let seuss_net = crate::bootargs::with(|b| b.seuss_net);
-        let mut dev = VirtioNet::init(seuss_abi::virtio::MMIO_BASE, !on_seuss)?;
+        let mut dev = if on_seuss {
+            // Our hypervisor: one hypercall, no PCI probe (it answers whether a device exists).
+            crate::layout::map_device_window(seuss_abi::virtio::MMIO_BASE)?;
+            VirtioNet::init_seuss(seuss_abi::virtio::MMIO_BASE)?.ok_or("the hypervisor gave this instance no network device")?
+        } else {
+            if !crate::pci::virtio_net_present() {
+                return Err("no virtio-net device (stock uhyve needs `--net tap:NAME`)");
+            }
+            crate::layout::map_device_window(seuss_abi::virtio::MMIO_BASE)?;
+            VirtioNet::init(seuss_abi::virtio::MMIO_BASE, true)?
+        };
         let a = addresses(seuss_net);
         let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(dev.mac)));
         config.random_seed = random_u64();
