@@ -127,8 +127,8 @@ unsafe fn build_page_tables(start: u64, end: u64) {
     while addr < end {
         let pml4i = ((addr >> 39) & 511) as usize;
         let pdpti = ((addr >> 30) & 511) as usize;
-        // SAFETY (whole block): indices are < 512; next_pdpt/next_pd stay below MAX_PDPTS/
-        // MAX_PDS because the range is at most RAM_WINDOW long.
+        // SAFETY: indices are < 512; next_pdpt/next_pd stay below MAX_PDPTS/MAX_PDS because
+        // the range is at most RAM_WINDOW long (the whole block relies on this).
         unsafe {
             let pml4e = addr_of_mut!((*tables).pml4[pml4i]);
             if pml4e.read_volatile() == 0 {

@@ -187,10 +187,10 @@ extern "C" fn fault_report() -> ! {
     };
     let mut line = crate::console::LineBuf::new();
     use core::fmt::Write;
-    let _ = write!(
+    let _ = writeln!(
         line,
         "libos: fatal CPU exception: {what} (vector {}, error code {:#x}) at rip={:#x} \
-         (image offset {:#x}), cr2={:#x}, rsp={:#x}\n",
+         (image offset {:#x}), cr2={:#x}, rsp={:#x}",
         f.vector,
         f.error_code,
         f.rip,

@@ -635,9 +635,12 @@ pub unsafe extern "C" fn sys_getaddrinfo(node: *const c_char, _service: *const c
     }
 }
 
+/// # Safety
+/// `ai` is null or a list `sys_getaddrinfo` returned, not freed before.
 #[unsafe(no_mangle)]
-pub extern "C" fn sys_freeaddrinfo(ai: *mut c_void) {
-    net::dns::free(ai.cast());
+pub unsafe extern "C" fn sys_freeaddrinfo(ai: *mut c_void) {
+    // SAFETY: forwarded contract.
+    unsafe { net::dns::free(ai.cast()) };
 }
 
 /// # Safety

@@ -75,7 +75,8 @@ pub fn to_list(addrs: &[Ipv4Address], socktype: i32) -> Result<*mut Addrinfo, i3
         // SAFETY: Node has a non-zero size.
         let node = unsafe { alloc_zeroed(layout()) } as *mut Node;
         if node.is_null() {
-            free(head);
+            // SAFETY: `head` is the list built so far by this function (or null).
+            unsafe { free(head) };
             return Err(abi::EAI_MEMORY);
         }
         // SAFETY: a fresh, zeroed, correctly aligned Node.
@@ -104,7 +105,10 @@ pub fn to_list(addrs: &[Ipv4Address], socktype: i32) -> Result<*mut Addrinfo, i3
 }
 
 /// Frees a list from [`to_list`].
-pub fn free(mut p: *mut Addrinfo) {
+///
+/// # Safety
+/// `p` is null or the head of a list [`to_list`] returned, not freed before.
+pub unsafe fn free(mut p: *mut Addrinfo) {
     while !p.is_null() {
         // SAFETY: every element was allocated by `to_list` as a Node whose first field is the
         // Addrinfo (repr(C)), so the pointer is the Node's.
