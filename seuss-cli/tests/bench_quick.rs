@@ -139,13 +139,14 @@ fn burst_records_every_request_of_every_series_and_plots_them() {
     let dir = plot_dir("burst");
     let r = bench("burst", &["--plots", dir.to_str().unwrap()]);
     let reqs = r["requests"].as_array().expect("requests");
-    assert_eq!(reqs.len(), 2 * 2 * 2 * 4, "2 functions x 2 systems x 2 bursts x 4 requests");
+    assert_eq!(reqs.len(), 2 * 3 * 2 * 4, "2 functions x 3 systems (library, HTTP node, Node.js) x 2 bursts x 4 requests");
     assert_eq!(r["failed_requests"], 0, "{}", r["series"]);
     let series = r["series"].as_array().expect("series");
-    assert_eq!(series.len(), 4);
+    assert_eq!(series.len(), 6);
     for s in series {
         assert!(is_summary(&s["latency_us"]), "{s}");
         assert_eq!(s["latency_us"]["n"], 8);
+        assert_eq!(s["failed"], 0, "{s}");
         if s["function"] == "fib" {
             assert!(positive(&s["ideal_s"]) && positive(&s["completion_over_ideal"]), "{s}");
             assert_eq!(s["completion_s"].as_array().map(Vec::len), Some(2), "one completion time per burst");
@@ -155,10 +156,10 @@ fn burst_records_every_request_of_every_series_and_plots_them() {
             assert!(s["latency_us"]["min"].as_f64().unwrap() >= 250_000.0, "{s}");
         }
     }
-    for key in ["fib_seuss_us", "fib_node_us", "fetch_seuss_us", "fetch_node_us"] {
+    for key in ["fib_seuss_us", "fib_serve_us", "fib_node_us", "fetch_seuss_us", "fetch_serve_us", "fetch_node_us"] {
         assert!(is_summary(&r["solo_us"][key]), "{key}");
     }
-    let plot = svg(&dir, "burst.svg", &["latency (ms, log scale)", "arrival time (s", "bursts every 1 s", "burst arrives", "fetch: Node.js, a process per request"]);
+    let plot = svg(&dir, "burst.svg", &["latency (ms, log scale)", "arrival time (s", "bursts every 1 s", "burst arrives", "fetch: Node.js, a process per request", "fib: seuss serve, HTTP blocking invoke"]);
     assert!(plot.matches("<circle").count() >= reqs.len(), "every request is a point");
 }
 

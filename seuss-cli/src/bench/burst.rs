@@ -11,6 +11,7 @@
 //! | system | one request |
 //! |---|---|
 //! | seuss | a new clone of the function snapshot on its own thread (`Instance::from_snapshot` + `invoke`): isolation per request |
+//! | serve | a blocking invoke through HTTP of a `seuss serve` node on 127.0.0.1 (one worker per request of a burst, so waiting functions do not queue) |
 //! | node | `node seuss-cli/node/harness.mjs FILE ARGS` as a new process (the paper's baseline) |
 //!
 //! For each series and period, `bursts` bursts of `size` simultaneous requests arrive
@@ -28,6 +29,7 @@ use serde_json::{json, Value};
 use super::common::{cores, median, progress, ratio, snapshot_image, summary, Env};
 use super::local_server::LocalServer;
 use super::network::{check_fetch, net_config};
+use super::serve::Node;
 use super::table::{fixed, times, Table};
 
 /// Burst parameters.
@@ -120,8 +122,24 @@ pub fn run(env: &Env, p: &Params) -> Result<Value> {
     };
     let node_fib = || node_request(env, &fib_file, &fib_args, fib_ok);
     let node_fetch = || node_request(env, &fetch_file, &host_fetch, fetch_ok);
-    let series: [(&'static str, &'static str, &Request); 4] =
-        [("fib", "seuss", &seuss_fib), ("fib", "node", &node_fib), ("fetch", "seuss", &seuss_fetch), ("fetch", "node", &node_fetch)];
+    // The node: as many workers as a burst has requests (a function waiting on the network
+    // holds its worker), egress to the local server only.
+    let allow = format!("host.seuss.internal:{}", server.port());
+    let workers = p.size.max(cores());
+    let http = Node::start(env, workers, &env.work.join("burst-serve"), &["--allow-net", &allow])?;
+    let source = |f: &std::path::Path| std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()));
+    http.create("fib", &source(&fib_file)?)?;
+    http.create("fetch", &source(&fetch_file)?)?;
+    let serve_fib = || -> Result<bool> { Ok(fib_ok(&http.invoke_with("fib", &fib_args)?)) };
+    let serve_fetch = || -> Result<bool> { Ok(fetch_ok(&http.invoke_with("fetch", &guest_fetch)?)) };
+    let series: [(&'static str, &'static str, &Request); 6] = [
+        ("fib", "seuss", &seuss_fib),
+        ("fib", "serve", &serve_fib),
+        ("fib", "node", &node_fib),
+        ("fetch", "seuss", &seuss_fetch),
+        ("fetch", "serve", &serve_fetch),
+        ("fetch", "node", &node_fetch),
+    ];
 
     let total = (series.len() * (p.periods.len() * p.bursts * p.size + p.solo_runs)) as u64;
     let bar = progress(total, "burst");
@@ -203,6 +221,15 @@ pub fn run(env: &Env, p: &Params) -> Result<Value> {
     }))
 }
 
+/// What a series' system is, in words.
+pub fn system_label(system: &Value) -> &'static str {
+    match system.as_str() {
+        Some("seuss") => "seuss, a clone per request",
+        Some("serve") => "seuss serve, HTTP blocking invoke",
+        _ => "Node.js, a process per request",
+    }
+}
+
 /// The human table.
 pub fn table(r: &Value) -> String {
     let mut t = Table::new(
@@ -217,7 +244,7 @@ pub fn table(r: &Value) -> String {
         let done = s["completion_s"].as_array().map(|c| c.iter().filter_map(Value::as_f64).fold(0.0, f64::max));
         t.row(vec![
             s["function"].as_str().unwrap_or("?").to_owned(),
-            if s["system"] == "seuss" { "seuss (clone per request)".into() } else { "Node.js process per request".into() },
+            system_label(&s["system"]).to_owned(),
             fixed(s["period_s"].as_f64(), 0),
             s["latency_us"]["n"].to_string(),
             fixed(ms(&s["latency_us"]["median"]), 1),

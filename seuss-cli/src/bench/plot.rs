@@ -167,8 +167,10 @@ pub fn startup(results: &Value) -> Result<String> {
 fn series_color(function: &str, system: &str) -> RGBColor {
     match (function, system) {
         ("fib", "seuss") => BLUE,
+        ("fib", "serve") => CYAN,
         ("fib", _) => RED,
         ("fetch", "seuss") => GREEN,
+        ("fetch", "serve") => MAGENTA,
         ("fetch", _) => ORANGE,
         (_, "seuss") => PURPLE,
         _ => BROWN,
@@ -194,7 +196,7 @@ pub fn burst(results: &Value) -> Result<String> {
     let width = (panel_w * periods.len().max(1) as u32).max(820);
     let mut entries = Vec::new();
     for (function, system) in &series {
-        let who = if system == "seuss" { "seuss, a clone per request" } else { "Node.js, a process per request" };
+        let who = super::burst::system_label(&serde_json::Value::String(system.clone()));
         entries.push((format!("{function}: {who}"), Mark::Dot(series_color(function, system))));
     }
     entries.push(("burst arrives".to_owned(), Mark::Rule));

@@ -11,7 +11,8 @@
 //! | Node.js process per request | `node harness.mjs` per request, one loop per core |
 //! | warm Node.js `/run` server | `wrk` on `node run_server.mjs` (OpenWhisk's warm container: no isolation) |
 //!
-//! Not here yet: the burst mode over HTTP and a reuse-mode node (no isolation, same engine).
+//! Bursts through HTTP are a series of `seuss bench burst` (system `serve`, using [`Node`]).
+//! Not here yet: a reuse-mode node (no isolation, same engine).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -47,19 +48,21 @@ pub struct Params {
 
 const HELLO: &str = "function main(p) { return {greeting: 'Hello, ' + (p.name || 'stranger') + '!'}; }";
 
-/// A `seuss serve` child.
-struct Node {
+/// A `seuss serve` child (also driven by `seuss bench burst`).
+pub(super) struct Node {
     child: Child,
     addr: String,
     auth: String,
 }
 
 impl Node {
-    fn start(env: &Env, workers: usize, state: &Path) -> Result<Node> {
+    /// Starts a node with `workers` and its state in `state`; `extra` are more `seuss serve` flags.
+    pub(super) fn start(env: &Env, workers: usize, state: &Path, extra: &[&str]) -> Result<Node> {
         let exe = std::env::current_exe().context("locating the seuss binary")?;
         let mut child = Command::new(exe)
             .args(["serve", "--listen", "127.0.0.1:0", "--max-queue", "4096", "--workers", &workers.to_string(), "--state-dir"])
             .arg(state)
+            .args(extra)
             .arg("--runtime-image")
             .arg(env.image("runtime"))
             .env_remove("RUST_LOG")
@@ -102,7 +105,8 @@ impl Node {
         Ok((status, r.body_mut().read_to_string()?))
     }
 
-    fn create(&self, name: &str, code: &str) -> Result<()> {
+    /// Creates (or replaces) action `name` with `code`.
+    pub(super) fn create(&self, name: &str, code: &str) -> Result<()> {
         let body = json!({"exec": {"kind": "nodejs:20", "code": code}}).to_string();
         let (status, text) = self.request("PUT", &format!("/actions/{name}?overwrite=true"), &body)?;
         if status != 200 {
@@ -112,11 +116,16 @@ impl Node {
     }
 
     fn invoke(&self, name: &str) -> Result<()> {
-        let (status, text) = self.request("POST", &format!("/actions/{name}?blocking=true&result=true"), r#"{"name":"Ada"}"#)?;
+        self.invoke_with(name, r#"{"name":"Ada"}"#).map(drop)
+    }
+
+    /// A blocking invoke of `name` with `args`; the result's text.
+    pub(super) fn invoke_with(&self, name: &str, args: &str) -> Result<String> {
+        let (status, text) = self.request("POST", &format!("/actions/{name}?blocking=true&result=true"), args)?;
         if status != 200 {
             bail!("invoking {name}: HTTP {status}: {text}");
         }
-        Ok(())
+        Ok(text)
     }
 }
 
@@ -243,7 +252,7 @@ pub fn run(env: &Env, p: &Params) -> Result<Value> {
     let mut hot = Vec::new();
     let mut extra = json!({});
     for &w in &p.workers {
-        let node = Node::start(env, w, &env.work.join(format!("serve-w{w}")))?;
+        let node = Node::start(env, w, &env.work.join(format!("serve-w{w}")), &[])?;
         node.create("hello", HELLO)?;
         node.invoke("hello")?;
         let url = node.url("/actions/hello?blocking=true&result=true");
@@ -329,7 +338,7 @@ fn restart(env: &Env, node: Node, workers: usize, state: &Path, stored: usize, p
     let mut samples = Vec::new();
     for k in 0..p.restarts {
         let t = Instant::now();
-        let node = Node::start(env, workers, state)?;
+        let node = Node::start(env, workers, state, &[])?;
         let name = if more > 0 { format!("r{}", more - 1 - k % more) } else { "hello".to_owned() };
         node.invoke(&name)?;
         samples.push(t.elapsed());
