@@ -68,7 +68,13 @@ pub fn ask_function_source() -> Result<Option<String>, &'static str> {
     if !on_seuss() {
         return Ok(None);
     }
-    let bytes = exchange(MAX_SOURCE, |p| seuss(Hypercall::FunctionSource, p))?;
+    // The runtime snapshot point: what the function allocates from here on goes to a fresh
+    // arena, so its import state is not spread over the runtime's free holes.
+    crate::heap::start_function_arena();
+    let bytes = exchange(MAX_SOURCE, |p| {
+        crate::stack_scrub::scrub_dead_stack();
+        seuss(Hypercall::FunctionSource, p)
+    })?;
     bytes.map(|b| String::from_utf8(b).map_err(|_| "function source is not UTF-8")).transpose()
 }
 
@@ -91,6 +97,8 @@ pub fn next_invocation() -> Result<Option<Invocation>, &'static str> {
     let mut inv = InvocationParams::default();
     let bytes = exchange(MAX_PAYLOAD, |args| {
         inv.args = *args;
+        // The function snapshot point: dead stack zeroed, so it is not stored (see stack_scrub).
+        crate::stack_scrub::scrub_dead_stack();
         seuss(Hypercall::NextInvocation, &mut inv);
         *args = inv.args;
     })?;
