@@ -8,6 +8,7 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use seuss_abi::{
     BufferParams, EgressParams, Hypercall, InvocationParams, LogParams, MarkParams, NetSetupParams, Phase, QueueRings, ResultParams,
@@ -27,6 +28,9 @@ pub enum Channel {
 }
 
 static CHANNEL: SpinLock<Option<Channel>> = SpinLock::new(None);
+
+/// Whether the guest has parked for an invocation before.
+static PARKED_BEFORE: AtomicBool = AtomicBool::new(false);
 
 /// Which hypervisor we run on (read from the device tree once). A hypervisor announcing
 /// another ABI version stops the guest with a message: misreading the channel is worse.
@@ -68,7 +72,13 @@ pub fn ask_function_source() -> Result<Option<String>, &'static str> {
     if !on_seuss() {
         return Ok(None);
     }
-    let bytes = exchange(MAX_SOURCE, |p| seuss(Hypercall::FunctionSource, p))?;
+    // The runtime snapshot point: what the function allocates from here on goes to a fresh
+    // arena, so its import state is not spread over the runtime's free holes.
+    crate::heap::start_function_arena();
+    let bytes = exchange(MAX_SOURCE, |p| {
+        crate::stack_scrub::scrub_dead_stack();
+        seuss(Hypercall::FunctionSource, p)
+    })?;
     bytes.map(|b| String::from_utf8(b).map_err(|_| "function source is not UTF-8")).transpose()
 }
 
@@ -91,6 +101,11 @@ pub fn next_invocation() -> Result<Option<Invocation>, &'static str> {
     let mut inv = InvocationParams::default();
     let bytes = exchange(MAX_PAYLOAD, |args| {
         inv.args = *args;
+        // The first park is the function snapshot point: dead stack zeroed, so it is not
+        // stored (see stack_scrub). Later parks skip it: they are on the reuse path.
+        if !PARKED_BEFORE.swap(true, Ordering::Relaxed) {
+            crate::stack_scrub::scrub_dead_stack();
+        }
         seuss(Hypercall::NextInvocation, &mut inv);
         *args = inv.args;
     })?;

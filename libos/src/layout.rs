@@ -146,6 +146,17 @@ pub fn is_guard_page(addr: u64) -> bool {
     base != 0 && (base..base + PAGE_SIZE).contains(&addr)
 }
 
+/// The main stack's usable range `(lowest byte, one past the highest)`, above the guard page;
+/// `(0, 0)` before start-up has mapped it.
+pub fn main_stack() -> (u64, u64) {
+    let base = STACK_WINDOW_BASE.load(Ordering::Relaxed);
+    if base == 0 {
+        (0, 0)
+    } else {
+        (base + PAGE_SIZE, base + STACK_WINDOW)
+    }
+}
+
 /// Records the image's load address (once, at start-up).
 pub fn set_image_base(addr: u64) {
     IMAGE_BASE.store(addr, Ordering::Relaxed);

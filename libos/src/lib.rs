@@ -47,6 +47,7 @@ mod entry;
 mod faults;
 mod fs;
 mod heap;
+mod stack_scrub;
 mod hypercall;
 pub mod invocation;
 mod layout;

@@ -17,8 +17,13 @@ use crate::instance::Instance;
 use crate::outcome::Event;
 use crate::store::StoreError;
 
-/// Largest gap (in pages) merged into a run when storing.
+/// Largest gap (in pages) merged into a run when storing pages in the file: fewer runs are
+/// fewer `mmap`s per clone, for at most this many unchanged pages stored per gap.
 const MERGE_GAP: u64 = 8;
+/// The same for a page store: none. A bridged page there is one more hash in the header and one
+/// more page in every materialised copy of the snapshot (about half of a function snapshot's
+/// pages were such unchanged gap pages).
+const MERGE_GAP_STORE: u64 = 0;
 
 /// Capturing a snapshot, or the warm path, failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,12 +77,12 @@ impl SnapshotError {
     }
 }
 
-/// Merges sorted page numbers into runs, bridging gaps of at most [`MERGE_GAP`] pages.
-fn runs_of(pages: &[u64]) -> Vec<PageRun> {
+/// Merges sorted page numbers into runs, bridging gaps of at most `gap` pages.
+fn runs_of(pages: &[u64], gap: u64) -> Vec<PageRun> {
     let mut runs: Vec<PageRun> = Vec::new();
     for &p in pages {
         match runs.last_mut() {
-            Some(r) if p >= r.first_page + r.count && p - (r.first_page + r.count) <= MERGE_GAP => {
+            Some(r) if p >= r.first_page + r.count && p - (r.first_page + r.count) <= gap => {
                 r.count = p - r.first_page + 1;
             }
             _ => runs.push(PageRun { first_page: p, count: 1 }),
@@ -156,7 +161,7 @@ pub fn capture_in(inst: &mut Instance, out: &Path, image: ImageRef, storage: Sto
             keep.push(page);
         }
     }
-    let runs = runs_of(&keep);
+    let runs = runs_of(&keep, if storage.pages.is_some() { MERGE_GAP_STORE } else { MERGE_GAP });
     let stored: u64 = runs.iter().map(|r| r.count).sum();
     let mut data = Vec::new();
     let pages = match storage.pages {
@@ -287,9 +292,11 @@ mod tests {
 
     #[test]
     fn runs_bridge_small_gaps_only() {
-        let r = runs_of(&[1, 2, 3, 10, 11, 30]);
+        let r = runs_of(&[1, 2, 3, 10, 11, 30], MERGE_GAP);
         assert_eq!(r, vec![PageRun { first_page: 1, count: 11 }, PageRun { first_page: 30, count: 1 }]);
-        assert!(runs_of(&[]).is_empty());
+        assert!(runs_of(&[], MERGE_GAP).is_empty());
+        let r = runs_of(&[1, 2, 4], MERGE_GAP_STORE);
+        assert_eq!(r, vec![PageRun { first_page: 1, count: 2 }, PageRun { first_page: 4, count: 1 }]);
     }
 
     #[test]
