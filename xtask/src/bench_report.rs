@@ -171,7 +171,6 @@ fn render(docs: &[(&str, Option<Value>)], figs: &str) -> Result<String> {
         };
         writeln!(out, "| {} | {} | {} | {met} |", t.what, t.issue, t.figure)?;
     }
-    writeln!(out, "| restart with 1,000 stored actions serving again in < 2 s | 14 | not measured by `seuss bench` | - |")?;
     out.push('\n');
     Ok(out)
 }
