@@ -23,12 +23,22 @@ pub fn build_crate_image(dir: &Path, output: &Path) -> Result<()> {
     copy_image(&exe, output)
 }
 
-/// Copies a built executable to `output`, creating its directory.
+/// Copies a built executable to `output`, creating its directory. The copy goes to a
+/// temporary file renamed over `output`, so a VM reading the old image (a test running while
+/// another rebuilds the images) never sees a half-written one.
 pub fn copy_image(exe: &Path, output: &Path) -> Result<()> {
     if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    std::fs::copy(exe, output).with_context(|| format!("writing {}", output.display()))?;
+    let tmp = output.with_extension(format!("img.tmp{}", std::process::id()));
+    let copied = std::fs::copy(exe, &tmp)
+        .map(drop)
+        .and_then(|()| std::fs::rename(&tmp, output))
+        .with_context(|| format!("writing {}", output.display()));
+    if copied.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    copied?;
     eprintln!("image: {} ({} bytes)", output.display(), std::fs::metadata(output)?.len());
     Ok(())
 }

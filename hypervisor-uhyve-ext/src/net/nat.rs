@@ -476,8 +476,16 @@ impl UserNat {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(_) => {
+                    // A reset from the host's peer (it closed with our request unread: an
+                    // HTTP server refusing a request does). What the host socket received
+                    // before the reset still reaches the guest, then a FIN, as the host's own
+                    // reader saw it; with nothing pending the guest gets the reset.
                     *host_eof = true;
-                    s.abort();
+                    if s.send_queue() > 0 {
+                        s.close();
+                    } else {
+                        s.abort();
+                    }
                 }
             }
         }
