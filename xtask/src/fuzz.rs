@@ -107,13 +107,21 @@ impl Ran {
         if self.code == Some(101) {
             return Some(format!("the host panicked: {}", tail(&self.stderr)));
         }
-        let host_panic = self.stderr.contains("panicked at")
-            && ["hypervisor-uhyve-ext/", "seuss-cli/", "snapfmt/", "hermit-entry"].iter().any(|p| self.stderr.contains(p));
-        if host_panic || self.stderr.contains("range start index") || self.stderr.contains("called `Result::unwrap()`") {
+        // The guest's console shares stderr: a panic of the guest program (a mutated image's
+        // std, or the guest crates) is the guest's business; any other panic location is ours.
+        let host_panic = self.stderr.lines().filter_map(|l| l.split_once("panicked at ")).any(|(_, at)| !is_guest_location(at));
+        if host_panic {
             return Some(format!("host panic text: {}", tail(&self.stderr)));
         }
         None
     }
+}
+
+/// Whether a panic location (`FILE:LINE:COL`) is in guest code: the pinned nightly's std (only
+/// guests build with it) or a guest crate.
+fn is_guest_location(at: &str) -> bool {
+    at.contains("/toolchains/nightly-")
+        || ["libos/", "js-launcher/", "examples/rust-", "examples/hypercall-fuzz/"].iter().any(|g| at.starts_with(g))
 }
 
 fn tail(s: &str) -> String {
@@ -561,4 +569,24 @@ fn stress(env: &Env, budget: &Budget, which: &str) -> Result<Tally> {
         t.failures.push(format!("stress {which}: {} {} {}", r.outcome(), r.stdout.trim(), tail(&r.stderr)));
     }
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ran(code: i32, stderr: &str) -> Ran {
+        Ran { code: Some(code), signal: None, hung: false, stdout: String::new(), stderr: stderr.into() }
+    }
+
+    #[test]
+    fn a_guest_panic_is_not_a_host_failure_but_a_host_panic_is() {
+        let guest = "thread 'main' (1) panicked at /root/.rustup/toolchains/nightly-2026-05-20-x86_64-unknown-linux-gnu/lib/rustlib/src/rust/library/std/src/env.rs:876:51:\ncalled `Result::unwrap()` on an `Err` value";
+        assert_eq!(ran(134, guest).host_failure(), None);
+        assert_eq!(ran(134, "thread 'main' panicked at libos/src/heap.rs:10:5:\nboom").host_failure(), None);
+        let host = "thread 'main' panicked at seuss-cli/src/run.rs:12:9:\ncalled `Result::unwrap()` on an `Err` value";
+        assert!(ran(134, host).host_failure().is_some());
+        let loader = "thread 'main' panicked at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/hermit-entry-0.10.11/src/elf.rs:99:5:\nrange start index 14100480 out of range";
+        assert!(ran(2, loader).host_failure().is_some());
+    }
 }
