@@ -107,9 +107,18 @@ impl Ran {
         if self.code == Some(101) {
             return Some(format!("the host panicked: {}", tail(&self.stderr)));
         }
-        // The guest's console shares stderr: a panic of the guest program (a mutated image's
-        // std, or the guest crates) is the guest's business; any other panic location is ours.
-        let host_panic = self.stderr.lines().filter_map(|l| l.split_once("panicked at ")).any(|(_, at)| !is_guest_location(at));
+        // The guest's console shares stderr, and a mutated guest may panic (its std, Boa, the
+        // fdt crate in libos): that is the guest's business. Ours is a panic located in a host
+        // crate, or internal panic text inside one of the host's own messages (`seuss: ...`).
+        let host_panic = self.stderr.lines().any(|l| {
+            let located_in_host = l.split_once("panicked at ").is_some_and(|(_, at)| is_host_location(at));
+            let host_message = l.starts_with("seuss: ") || l.starts_with("error: ");
+            located_in_host
+                || host_message
+                    && ["panicked", "range start index", "called `Result::unwrap()`", "called `Option::unwrap()`"]
+                        .iter()
+                        .any(|t| l.contains(t))
+        });
         if host_panic {
             return Some(format!("host panic text: {}", tail(&self.stderr)));
         }
@@ -117,11 +126,12 @@ impl Ran {
     }
 }
 
-/// Whether a panic location (`FILE:LINE:COL`) is in guest code: the pinned nightly's std (only
-/// guests build with it) or a guest crate.
-fn is_guest_location(at: &str) -> bool {
-    at.contains("/toolchains/nightly-")
-        || ["libos/", "js-launcher/", "examples/rust-", "examples/hypercall-fuzz/"].iter().any(|g| at.starts_with(g))
+/// Whether a panic location (`FILE:LINE:COL`) is in a crate the host runs: ours or the image
+/// loader the host calls (a guest's panics are located in its std, Boa, libos or its crates).
+fn is_host_location(at: &str) -> bool {
+    ["hypervisor-uhyve-ext/", "seuss-cli/", "seuss-node/", "snapfmt/", "xtask/"].iter().any(|h| at.starts_with(h))
+        || at.contains("/hermit-entry-")
+        || at.contains("/kvm-ioctls-")
 }
 
 fn tail(s: &str) -> String {
@@ -584,9 +594,14 @@ mod tests {
         let guest = "thread 'main' (1) panicked at /root/.rustup/toolchains/nightly-2026-05-20-x86_64-unknown-linux-gnu/lib/rustlib/src/rust/library/std/src/env.rs:876:51:\ncalled `Result::unwrap()` on an `Err` value";
         assert_eq!(ran(134, guest).host_failure(), None);
         assert_eq!(ran(134, "thread 'main' panicked at libos/src/heap.rs:10:5:\nboom").host_failure(), None);
+        assert_eq!(ran(134, "thread 'main' (1) panicked at :0:0:\nBuiltin must be a function object").host_failure(), None);
+        let fdt = "thread '<unnamed>' (1) panicked at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/fdt-0.1.5/src/lib.rs:401:52:\nno null terminating string on C str?";
+        assert_eq!(ran(134, fdt).host_failure(), None);
         let host = "thread 'main' panicked at seuss-cli/src/run.rs:12:9:\ncalled `Result::unwrap()` on an `Err` value";
         assert!(ran(134, host).host_failure().is_some());
         let loader = "thread 'main' panicked at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/hermit-entry-0.10.11/src/elf.rs:99:5:\nrange start index 14100480 out of range";
         assert!(ran(2, loader).host_failure().is_some());
+        let message = "seuss: error: hello.img is not a bootable Hermit image: range start index 14100480 out of range for slice of length 2014";
+        assert!(ran(5, message).host_failure().is_some());
     }
 }
