@@ -85,7 +85,7 @@
 //! | [`cpu_state`] | vCPU state in and out of KVM |
 //! | `cpu_contract` | the CPU a snapshot's guest was promised, checked before a clone runs |
 //! | [`store`] | the page store: pages kept once by content, compressed, materialised for clones |
-//! | `stats` | [`Summary`]: sample statistics |
+//! | `stats` | [`Summary`]: sample statistics; `format_int`, `format_fixed`, `format_times`: how reports write figures |
 //! | `freshness` | what differs per invocation: wall clock, entropy, ids (internal) |
 //! | `watchdog` | wall-clock deadlines that interrupt `KVM_RUN` (internal) |
 
@@ -135,4 +135,4 @@ pub use snapshot::{
     SnapshotError, Storage,
 };
 pub use store::{Codec, PageStore, StoreError, StoreStats};
-pub use stats::Summary;
+pub use stats::{format_fixed, format_int, format_times, Summary};

@@ -66,6 +66,41 @@ impl Summary {
     }
 }
 
+/// A figure as a whole number with thousands separators (`1,234,567`); `-` when missing.
+pub fn format_int(v: Option<f64>) -> String {
+    let Some(v) = v.filter(|v| v.is_finite()) else { return "-".into() };
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if v < 0.0 && digits != "0" {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// A figure with `decimals` decimals; `-` when missing.
+pub fn format_fixed(v: Option<f64>, decimals: usize) -> String {
+    match v.filter(|v| v.is_finite()) {
+        Some(v) => format!("{v:.decimals$}"),
+        None => "-".into(),
+    }
+}
+
+/// A ratio as `646x`, `84.6x` or `1.23x` (three significant digits); `-` when missing.
+pub fn format_times(v: Option<f64>) -> String {
+    match v {
+        Some(r) if r >= 100.0 => format!("{r:.0}x"),
+        Some(r) if r >= 10.0 => format!("{r:.1}x"),
+        Some(r) => format!("{r:.2}x"),
+        None => "-".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

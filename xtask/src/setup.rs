@@ -35,13 +35,7 @@ pub fn ensure_wrk() -> Result<()> {
     if Command::new("wrk").arg("-v").output().is_ok() {
         return Ok(());
     }
-    eprintln!("setup: installing wrk (apt-get)");
-    let ok = quiet_ok(Command::new("apt-get").arg("update"))
-        && Command::new("apt-get").args(["install", "-y", "wrk"]).status().map(|s| s.success()).unwrap_or(false);
-    if !ok {
-        bail!("wrk is missing and apt-get could not install it");
-    }
-    Ok(())
+    apt_install("wrk", "wrk")
 }
 
 /// The official OpenWhisk JS client the `seuss serve` tests drive the node with (the version
@@ -56,12 +50,7 @@ pub fn ensure_openwhisk_client() -> Result<()> {
     }
     if !quiet_ok(Command::new("npm").arg("--version")) {
         // Debian packages npm apart from nodejs.
-        eprintln!("setup: installing npm (apt-get)");
-        let ok = quiet_ok(Command::new("apt-get").arg("update"))
-            && Command::new("apt-get").args(["install", "-y", "npm"]).status().map(|s| s.success()).unwrap_or(false);
-        if !ok {
-            bail!("npm is missing and apt-get could not install it");
-        }
+        apt_install("npm", "npm")?;
     }
     eprintln!("setup: installing the OpenWhisk JS client ({OPENWHISK_CLIENT}) into {} (npm)", dir.display());
     std::fs::create_dir_all(&dir)?;
@@ -127,13 +116,7 @@ pub fn ensure_node() -> Result<()> {
     if quiet_ok(Command::new("node").arg("--version")) {
         return Ok(());
     }
-    eprintln!("setup: installing Node.js (apt-get)");
-    let ok = quiet_ok(Command::new("apt-get").arg("update"))
-        && Command::new("apt-get").args(["install", "-y", "nodejs"]).status().map(|s| s.success()).unwrap_or(false);
-    if !ok {
-        bail!("Node.js is missing and apt-get could not install it");
-    }
-    Ok(())
+    apt_install("nodejs", "Node.js")
 }
 
 /// `cargo-fuzz` (for `cargo xtask fuzz`'s libFuzzer targets), installed from crates.io when
@@ -146,6 +129,17 @@ pub fn ensure_cargo_fuzz() -> Result<()> {
     let ok = Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]).status().context("running cargo install")?.success();
     if !ok {
         bail!("cargo install cargo-fuzz failed");
+    }
+    Ok(())
+}
+
+/// Installs the Debian package `package` (`what` names it in messages).
+fn apt_install(package: &str, what: &str) -> Result<()> {
+    eprintln!("setup: installing {what} (apt-get)");
+    let ok = quiet_ok(Command::new("apt-get").arg("update"))
+        && Command::new("apt-get").args(["install", "-y", package]).status().map(|s| s.success()).unwrap_or(false);
+    if !ok {
+        bail!("{what} is missing and apt-get could not install it");
     }
     Ok(())
 }

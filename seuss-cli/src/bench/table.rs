@@ -10,6 +10,7 @@
 //!   node process / hot = 84.6x
 //! ```
 
+pub use seuss_hv::{format_fixed as fixed, format_int as int};
 use serde_json::Value;
 
 /// One table.
@@ -81,39 +82,9 @@ impl Table {
     }
 }
 
-/// A whole number with thousands separators (`1,234,567`); `-` for a missing value.
-pub fn int(v: Option<f64>) -> String {
-    let Some(v) = v.filter(|v| v.is_finite()) else { return "-".into() };
-    let digits = format!("{:.0}", v.abs());
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if v < 0.0 && digits != "0" {
-        out.insert(0, '-');
-    }
-    out
-}
-
-/// A number with `decimals` decimals; `-` for a missing value.
-pub fn fixed(v: Option<f64>, decimals: usize) -> String {
-    match v.filter(|v| v.is_finite()) {
-        Some(v) => format!("{v:.decimals$}"),
-        None => "-".into(),
-    }
-}
-
-/// A ratio as `12.3x`; `-` when unknown.
+/// A ratio from a JSON figure as `12.3x`; `-` when unknown ([`seuss_hv::format_times`]).
 pub fn times(v: &Value) -> String {
-    match v.as_f64() {
-        Some(r) if r >= 100.0 => format!("{r:.0}x"),
-        Some(r) if r >= 10.0 => format!("{r:.1}x"),
-        Some(r) => format!("{r:.2}x"),
-        None => "-".into(),
-    }
+    seuss_hv::format_times(v.as_f64())
 }
 
 /// The header cells of [`summary_cells`] with `unit` (e.g. `µs`, `ms`).
